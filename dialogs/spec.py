@@ -1,0 +1,396 @@
+"""Form specs: the YAML files in ``dialogs/forms/`` loaded into validated objects.
+
+A spec is data a non-programmer can read (see ``dialogs/forms/README.md``). The loader
+refuses a bad spec with one message per problem, each naming the file and the item code,
+so whoever edits a form learns exactly what to fix.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dialogs.expressions import Expression, ExpressionError
+
+FORMS_DIR = Path(__file__).parent / "forms"
+
+Kind = Literal[
+    "integer",
+    "decimal",
+    "yes_no",
+    "tri_state",
+    "choice",
+    "multi_choice",
+    "text",
+    "fraction",
+    "computed",
+]
+KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
+
+# The three answers of a website-function row, as printed in the official form.
+TRI_STATE_OPTIONS = (
+    ("hoan_chinh", "Hoàn chỉnh"),
+    ("dang_thu_nghiem", "Đang thử nghiệm"),
+    ("chua_co", "Chưa có"),
+)
+YES_NO_OPTIONS = ((True, "Có"), (False, "Không"))
+
+
+class SpecError(ValueError):
+    """A spec file is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Option(_Strict):
+    value: str
+    label: str
+
+
+class Constraint(_Strict):
+    rule: str
+    message: str
+
+
+class Target(_Strict):
+    """A measurable obligation (Kế hoạch 655): the answer must reach it to be "Đạt"."""
+
+    min: float | None = None
+    max: float | None = None
+    equals: bool | str | None = None
+    text: str
+
+    def met(self, value: Any) -> bool | None:
+        """True/False once there is a value; None while unanswered."""
+        if value is None:
+            return None
+        if self.equals is not None:
+            return value == self.equals
+        number = value.part / value.whole if hasattr(value, "whole") and value.whole else value
+        if not isinstance(number, int | float) or isinstance(number, bool):
+            return None
+        if self.min is not None and number < self.min:
+            return False
+        if self.max is not None and number > self.max:
+            return False
+        return True
+
+
+class Item(_Strict):
+    code: str
+    kind: Kind
+    label: str
+    hint: str | None = None
+    unit: str | None = None
+    required: bool = True
+    relevant: str | None = None
+    constraints: tuple[Constraint, ...] = ()
+    calculate: str | None = None
+    formula: str | None = None
+    bonus: bool = False
+    target: Target | None = None
+    options: tuple[Option, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int = 1000
+    table: str | None = None
+    row: str | None = None
+
+    # Filled in by the loader.
+    section: int = 0
+    index: int = 0
+
+    @field_validator("code")
+    @classmethod
+    def _code_has_no_spaces(cls, value: str) -> str:
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError("code must be non-empty and without spaces")
+        return value
+
+    @property
+    def asked(self) -> bool:
+        """Computed items are shown, never asked."""
+        return self.kind != "computed"
+
+    @property
+    def year_offset(self) -> int | None:
+        """Investment-table columns are relative to the campaign year (N-1, N)."""
+        if self.code.endswith(".prev"):
+            return -1
+        if self.code.endswith(".curr"):
+            return 0
+        return None
+
+    def choices(self) -> list[tuple[Any, str]]:
+        """(value, label) pairs a person may pick from, for kinds that have them."""
+        if self.kind == "yes_no":
+            return list(YES_NO_OPTIONS)
+        if self.kind == "tri_state":
+            return list(TRI_STATE_OPTIONS)
+        if self.kind in ("choice", "multi_choice"):
+            return [(o.value, o.label) for o in self.options or ()]
+        return []
+
+
+class Heading(_Strict):
+    """A printed row or line that groups items and asks nothing (e.g. "2 | Thông tin …")."""
+
+    code: str
+    heading: str
+    section: int = 0
+
+
+class Table(_Strict):
+    title: str
+    columns: tuple[str, ...] = ()
+
+
+class Section(_Strict):
+    number: int
+    title: str
+    entries: tuple[Annotated[Item | Heading, Field(union_mode="left_to_right")], ...] = ()
+
+    @property
+    def items(self) -> list[Item]:
+        return [e for e in self.entries if isinstance(e, Item)]
+
+
+class FormSpec(_Strict):
+    id: str
+    title: str
+    issued_by: str | None = None
+    unit_label: str | None = None
+    tables: dict[str, Table] = {}
+    sections: tuple[Section, ...]
+
+    @cached_property
+    def items(self) -> list[Item]:
+        return [item for section in self.sections for item in section.items]
+
+    @cached_property
+    def by_code(self) -> dict[str, Item]:
+        return {item.code: item for item in self.items}
+
+    @cached_property
+    def headings(self) -> list[Heading]:
+        return [e for s in self.sections for e in s.entries if isinstance(e, Heading)]
+
+    @cached_property
+    def expressions(self) -> dict[str, Expression]:
+        """Every expression of the spec, parsed once, keyed by its source text."""
+        found: dict[str, Expression] = {}
+        for item in self.items:
+            for source in (item.relevant, item.calculate, *(c.rule for c in item.constraints)):
+                if source and source not in found:
+                    found[source] = Expression(source)
+        return found
+
+    def section(self, number: int) -> Section:
+        return next(s for s in self.sections if s.number == number)
+
+    def item(self, code: str) -> Item:
+        return self.by_code[code]
+
+    def computation_order(self) -> list[Item]:
+        """Computed items in dependency order (the loader has refused cycles)."""
+        computed = [i for i in self.items if i.kind == "computed"]
+        done: set[str] = set()
+        ordered: list[Item] = []
+
+        def visit(item: Item) -> None:
+            if item.code in done:
+                return
+            done.add(item.code)
+            for ref in self.expressions[item.calculate or ""].refs:
+                dep = self.by_code[ref]
+                if dep.kind == "computed":
+                    visit(dep)
+            ordered.append(item)
+
+        for item in computed:
+            visit(item)
+        return ordered
+
+
+def _section_entries(raw_section: dict, where: str, problems: list[str]) -> list[Any]:
+    entries: list[Any] = []
+    for raw in raw_section.get("items") or []:
+        code = raw.get("code", "?") if isinstance(raw, dict) else "?"
+        model = Heading if isinstance(raw, dict) and "heading" in raw else Item
+        if model is Item and isinstance(raw, dict) and raw.get("kind") not in KINDS:
+            problems.append(f"{where}: item {code}: unknown kind {raw.get('kind')!r}")
+            continue
+        try:
+            entries.append(model.model_validate({**raw, "section": raw_section.get("number", 0)}))
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "item"
+                problems.append(f"{where}: item {code}: {field}: {err['msg']}")
+        except TypeError:
+            problems.append(f"{where}: item {code}: not a mapping")
+    return entries
+
+
+def _check_expressions(spec: FormSpec, where: str, problems: list[str]) -> None:
+    position = {item.code: n for n, item in enumerate(spec.items)}
+    for n, item in enumerate(spec.items):
+        sources = [("relevant", item.relevant), ("calculate", item.calculate)]
+        sources += [("constraint", c.rule) for c in item.constraints]
+        sources += [("constraint message", c.message) for c in item.constraints]
+        for field, source in sources:
+            if not source:
+                continue
+            try:
+                expression = Expression(source) if field != "constraint message" else None
+            except ExpressionError as exc:
+                problems.append(f"{where}: item {item.code}: {field}: {exc}")
+                continue
+            refs = expression.refs if expression else _message_refs(source)
+            for ref in refs:
+                if ref not in position:
+                    problems.append(f"{where}: item {item.code}: {field} references unknown code {ref}")
+                elif field == "relevant" and position[ref] >= n:
+                    problems.append(
+                        f"{where}: item {item.code}: relevant references {ref}, "
+                        "which is not an earlier item"
+                    )
+                elif field == "constraint" and position[ref] > n:
+                    problems.append(
+                        f"{where}: item {item.code}: constraint references later item {ref}"
+                    )
+
+
+def _message_refs(message: str) -> list[str]:
+    from dialogs.expressions import references
+
+    return references(message)
+
+
+def _check_cycles(spec: FormSpec, where: str, problems: list[str]) -> None:
+    """Computed items may reference later items (a printed total precedes its parts), so
+    ordering alone cannot rule out a cycle: walk the graph."""
+    graph: dict[str, list[str]] = {}
+    for item in spec.items:
+        if item.kind == "computed" and item.calculate:
+            try:
+                graph[item.code] = [r for r in Expression(item.calculate).refs if r in spec.by_code]
+            except ExpressionError:
+                graph[item.code] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+
+    def visit(code: str, path: list[str]) -> None:
+        state[code] = 1
+        for ref in graph.get(code, []):
+            if state.get(ref) == 1:
+                cycle = " → ".join([*path[path.index(ref) :], ref]) if ref in path else ref
+                problems.append(f"{where}: item {code}: calculation cycle {cycle}")
+            elif state.get(ref) is None and ref in graph:
+                visit(ref, [*path, ref])
+        state[code] = 2
+
+    for code in graph:
+        if code not in state:
+            visit(code, [code])
+
+
+def _check_items(spec: FormSpec, where: str, problems: list[str]) -> None:
+    seen: set[str] = set()
+    for entry in (e for s in spec.sections for e in s.entries):
+        if entry.code in seen:
+            problems.append(f"{where}: item {entry.code}: duplicate code")
+        seen.add(entry.code)
+    for item in spec.items:
+        if item.kind in ("choice", "multi_choice") and not item.options:
+            problems.append(f"{where}: item {item.code}: {item.kind} has no options")
+        if item.kind == "computed" and not item.calculate:
+            problems.append(f"{where}: item {item.code}: computed item has no calculate")
+        if item.kind != "computed" and item.calculate:
+            problems.append(f"{where}: item {item.code}: only computed items may calculate")
+        if item.table and item.table not in spec.tables:
+            problems.append(f"{where}: item {item.code}: unknown table {item.table!r}")
+
+
+def parse_spec(data: Any, where: str) -> FormSpec:
+    """Validate raw YAML data; raise SpecError listing every problem found."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise SpecError([f"{where}: the spec must be a mapping with id, title and sections"])
+    sections = []
+    for raw_section in data.get("sections") or []:
+        entries = _section_entries(raw_section, where, problems)
+        try:
+            sections.append(
+                Section(
+                    number=raw_section.get("number"),
+                    title=raw_section.get("title"),
+                    entries=tuple(entries),
+                )
+            )
+        except ValidationError as exc:
+            for err in exc.errors():
+                problems.append(f"{where}: section {raw_section.get('number')}: {err['msg']}")
+    if not sections:
+        problems.append(f"{where}: the spec has no sections")
+    header = {k: v for k, v in data.items() if k != "sections"}
+    try:
+        spec = FormSpec.model_validate({**header, "sections": ()})
+    except ValidationError as exc:
+        problems += [f"{where}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise SpecError(problems) from None
+    spec = FormSpec.model_validate({**header, "sections": sections})
+    position = 0
+    for section in spec.sections:
+        for item in section.items:
+            object.__setattr__(item, "index", position)
+            position += 1
+    _check_items(spec, where, problems)
+    _check_expressions(spec, where, problems)
+    _check_cycles(spec, where, problems)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def load_spec(path: str | Path) -> FormSpec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([f"{path}: not valid YAML: {exc}"]) from None
+    return parse_spec(data, str(path))
+
+
+_registry: dict[str, FormSpec] | None = None
+
+
+def all_forms() -> dict[str, FormSpec]:
+    """The built-in forms, loaded and validated once per process."""
+    global _registry
+    if _registry is None:
+        forms = {}
+        for path in sorted(FORMS_DIR.glob("*.yaml")):
+            if path.name.endswith(".rubric.yaml"):
+                continue
+            spec = load_spec(path)
+            forms[spec.id] = spec
+        _registry = forms
+    return _registry
+
+
+def get_form(form_id: str) -> FormSpec:
+    forms = all_forms()
+    if form_id not in forms:
+        raise KeyError(form_id)
+    return forms[form_id]
