@@ -201,6 +201,7 @@ class FormSpec(_Strict):
     def item(self, code: str) -> Item:
         return self.by_code[code]
 
+    @cached_property
     def computation_order(self) -> list[Item]:
         """Computed items in dependency order (the loader has refused cycles)."""
         computed = [i for i in self.items if i.kind == "computed"]
@@ -258,7 +259,9 @@ def _check_expressions(spec: FormSpec, where: str, problems: list[str]) -> None:
             refs = expression.refs if expression else _message_refs(source)
             for ref in refs:
                 if ref not in position:
-                    problems.append(f"{where}: item {item.code}: {field} references unknown code {ref}")
+                    problems.append(
+                        f"{where}: item {item.code}: {field} references unknown code {ref}"
+                    )
                 elif field == "relevant" and position[ref] >= n:
                     problems.append(
                         f"{where}: item {item.code}: relevant references {ref}, "

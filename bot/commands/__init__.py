@@ -1,0 +1,5 @@
+"""Sub-commands of ``formbot``; each module has ``register(subparsers)``."""
+
+from bot.commands import chat, forms
+
+COMMAND_MODULES = [forms, chat]

@@ -1,0 +1,770 @@
+"""The conversation engine: one ``Inbound`` in, the ``Outbound`` replies out.
+
+Channel-independent. Each turn is one database transaction: the message is marked as
+processed, the answer (if any) is stored with its history, the respondent's cursor moves,
+and the submission's version is bumped; only then are the replies returned to be sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dialogs import values as fmt
+from dialogs.expressions import REFERENCE
+from dialogs.messages import Document, Inbound, Option, Outbound
+from dialogs.parsing import Refusal, parse_answer, parse_yes_no
+from dialogs.phases import CONVERSATION, EDITABLE_STATUSES, SUBMISSION
+from dialogs.spec import FormSpec, Item, all_forms
+from dialogs.state import FormState, Stored
+from dialogs.text import fold, fold_code
+from storage import repo
+from storage.db import Database
+from storage.models import Respondent, Submission, Unit, utcnow
+from templates.messages import say
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "batdau": "start",
+    "start": "start",
+    "tieptuc": "resume",
+    "resume": "resume",
+    "quaylai": "back",
+    "back": "back",
+    "boqua": "skip",
+    "skip": "skip",
+    "sua": "edit",
+    "edit": "edit",
+    "xem": "review",
+    "review": "review",
+    "tiendo": "progress",
+    "progress": "progress",
+    "nop": "submit",
+    "submit": "submit",
+    "huy": "cancel",
+    "cancel": "cancel",
+    "trogiup": "help",
+    "help": "help",
+}
+KEEP_WORDS = {"giu", "giu nguyen", "giu nhu nam truoc", "nhu nam truoc"}
+MISSING_SHOWN = 15
+LOCK_STRIPES = 1024
+
+DocumentRenderer = Callable[[int], Awaitable[list[Document]]]
+
+
+@dataclass
+class Turn:
+    """Everything one turn reads and may change."""
+
+    inbound: Inbound
+    respondent: Respondent
+    unit: Unit
+    submission: Submission
+    spec: FormSpec
+    state: FormState
+    previous_year: dict[str, Any]
+    phase: str
+    cursor: str | None
+    return_to: str | None
+    changed_answer: bool = False
+
+    @property
+    def item(self) -> Item | None:
+        return self.spec.by_code.get(self.cursor) if self.cursor else None
+
+
+class Engine:
+    def __init__(
+        self,
+        database: Database,
+        forms: dict[str, FormSpec] | None = None,
+        render_documents: DocumentRenderer | None = None,
+    ) -> None:
+        self.db = database
+        self.forms = forms if forms is not None else all_forms()
+        self.render_documents = render_documents
+        # Striped locks: two messages of one person are handled one after the other in this
+        # process; the submission version check covers other processes.
+        self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+        self._answers_cache: dict[int, tuple[int, dict[str, Stored], FormState]] = {}
+        self._previous_cache: dict[int, tuple[float, dict[str, Any]]] = {}
+        self._codes = {
+            form_id: {fold_code(item.code): item for item in spec.items}
+            for form_id, spec in self.forms.items()
+        }
+
+    # Entry points ----------------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Handle one message; the answer is committed before the replies are returned."""
+        lock = self._locks[zlib.crc32(f"{inbound.channel}:{inbound.user}".encode()) % LOCK_STRIPES]
+        async with lock:
+            for _attempt in range(5):
+                try:
+                    async with self.db.session() as session, session.begin():
+                        return await self._turn(session, inbound)
+                except repo.StaleVersion:
+                    continue
+            return [Outbound(say("busy"))]
+
+    async def bind(
+        self,
+        channel: str,
+        user: str,
+        *,
+        unit_name: str,
+        form_id: str,
+        year: int,
+        role: str = "respondent",
+        name: str | None = None,
+    ) -> list[Outbound]:
+        """Bind a person to a unit's submission directly (the console is a trusted operator);
+        creates the unit if needed. Returns the greeting and the current question."""
+        async with self.db.session() as session, session.begin():
+            unit = await repo.get_or_create_unit(session, unit_name, form_id)
+            return await self._bind(session, channel, user, unit, form_id, year, role, name)
+
+    async def redeem_invite(self, session, inbound: Inbound, code: str) -> list[Outbound]:
+        invite = await repo.get_invite(session, code)
+        if invite is None:
+            return [Outbound(say("invite_unknown", code=code))]
+        expired = invite.expires_at is not None and invite.expires_at < utcnow()
+        if expired or (invite.uses_left is not None and invite.uses_left <= 0):
+            return [Outbound(say("invite_expired", code=code))]
+        await repo.use_invite(session, invite)
+        unit = await repo.get_unit(session, invite.unit_id)
+        return await self._bind(
+            session,
+            inbound.channel,
+            inbound.user,
+            unit,
+            invite.form_id,
+            invite.year,
+            invite.role,
+            inbound.name,
+        )
+
+    async def _bind(self, session, channel, user, unit, form_id, year, role, name):
+        spec = self.forms[form_id]
+        submission = await repo.get_or_create_submission(session, unit.id, form_id, year)
+        existing = await repo.get_respondent(session, channel, user)
+        same = existing is not None and existing.submission_id == submission.id
+        respondent = await repo.bind_respondent(
+            session,
+            channel=channel,
+            external_id=user,
+            unit_id=unit.id,
+            submission_id=submission.id,
+            role=role,
+            name=name,
+        )
+        turn = await self._load_turn(session, Inbound(channel, user), respondent)
+        if not same or turn.cursor is None or turn.item is None:
+            turn.cursor = self._next_code(turn.state, None)
+        done, total = turn.state.totals()
+        key = "welcome_back" if done else "welcome"
+        greeting = say(key, title=spec.title, unit=unit.name, year=year, done=done, total=total)
+        replies = self._ask_current(turn, [greeting])
+        await self._save_conversation(session, turn)
+        return replies
+
+    async def fill(
+        self, *, unit_name: str, form_id: str, year: int, answers: dict[str, Any]
+    ) -> list[tuple[str, bool, str]]:
+        """Answer items by code as a person would type them (``formbot fill``): the same
+        parser and constraints; returns (code, accepted, what happened) per item."""
+        results: list[tuple[str, bool, str]] = []
+        async with self.db.session() as session, session.begin():
+            unit = await repo.get_or_create_unit(session, unit_name, form_id)
+            submission = await repo.get_or_create_submission(session, unit.id, form_id, year)
+        spec = self.forms[form_id]
+        for code, typed in answers.items():
+            async with self.db.session() as session, session.begin():
+                submission = await repo.get_submission(session, submission.id)
+                state = await self._state(session, spec, submission)
+                item = self._codes[form_id].get(fold_code(str(code)))
+                if item is None:
+                    results.append((str(code), False, say("unknown_code", code=code)))
+                    continue
+                value, problem = self._check_answer(spec, state, item, str(typed))
+                if problem:
+                    results.append((item.code, False, problem))
+                    continue
+                await self._store(
+                    session, spec, submission, state, item, value, str(typed), None, None
+                )
+                results.append((item.code, True, fmt.format_value(item, value)))
+        return results
+
+    # One turn --------------------------------------------------------------------------------
+
+    async def _turn(self, session, inbound: Inbound) -> list[Outbound]:
+        if inbound.message_id is not None:
+            fresh = await repo.mark_processed(
+                session, inbound.channel, inbound.user, str(inbound.message_id)
+            )
+            if not fresh:
+                log.info("ignored re-delivered message %s", inbound.message_id)
+                return []
+        command, argument = self._command(inbound)
+        respondent = await repo.get_respondent(session, inbound.channel, inbound.user)
+        if command == "start" and argument:
+            return await self.redeem_invite(session, inbound, argument.strip())
+        if respondent is None or respondent.submission_id is None:
+            return [Outbound(say("not_bound"))]
+        turn = await self._load_turn(session, inbound, respondent)
+        replies = await self._dispatch(session, turn, command, argument)
+        await self._save_conversation(session, turn)
+        return replies
+
+    def _command(self, inbound: Inbound) -> tuple[str | None, str]:
+        payload = inbound.payload or ""
+        if payload.startswith("cmd:"):
+            return COMMANDS.get(payload[4:], "help"), ""
+        text = (inbound.text or "").strip()
+        if not text.startswith("/"):
+            return None, ""
+        head, _, argument = text[1:].partition(" ")
+        name = fold(head.split("@", 1)[0])
+        return COMMANDS.get(name, "unknown"), argument.strip()
+
+    async def _load_turn(self, session, inbound: Inbound, respondent: Respondent) -> Turn:
+        submission = await repo.get_submission(session, respondent.submission_id)
+        unit = await repo.get_unit(session, submission.unit_id)
+        spec = self.forms[submission.form_id]
+        state = await self._state(session, spec, submission)
+        previous = await self._previous_year(session, spec, submission)
+        return Turn(
+            inbound=inbound,
+            respondent=respondent,
+            unit=unit,
+            submission=submission,
+            spec=spec,
+            state=state,
+            previous_year=previous,
+            phase=respondent.phase if respondent.phase in CONVERSATION_PHASES else "answering",
+            cursor=respondent.cursor,
+            return_to=respondent.return_to,
+        )
+
+    async def _state(self, session, spec: FormSpec, submission: Submission) -> FormState:
+        cached = self._answers_cache.get(submission.id)
+        if cached and cached[0] == submission.version:
+            return cached[2]
+        stored = {}
+        for answer in await repo.load_answers(session, submission.id):
+            item = spec.by_code.get(answer.code)
+            if item is not None:
+                stored[answer.code] = Stored(
+                    fmt.from_json(item, answer.value), answer.skipped, answer.raw
+                )
+        state = FormState(spec, stored)
+        self._answers_cache[submission.id] = (submission.version, stored, state)
+        return state
+
+    async def _previous_year(self, session, spec: FormSpec, submission: Submission) -> dict:
+        """Last year's submitted answers of the same unit and form, for one-tap prefill."""
+        cached = self._previous_cache.get(submission.id)
+        if cached and time.monotonic() - cached[0] < 60:
+            return cached[1]
+        previous = await repo.previous_submission(
+            session, submission.unit_id, submission.form_id, submission.year
+        )
+        values: dict[str, Any] = {}
+        if previous is not None:
+            for answer in await repo.load_answers(session, previous.id):
+                item = spec.by_code.get(answer.code)
+                if item is not None and not answer.skipped and answer.value is not None:
+                    values[answer.code] = fmt.from_json(item, answer.value)
+        self._previous_cache[submission.id] = (time.monotonic(), values)
+        return values
+
+    async def _save_conversation(self, session, turn: Turn) -> None:
+        respondent = turn.respondent
+        if (respondent.phase, respondent.cursor, respondent.return_to) != (
+            turn.phase,
+            turn.cursor,
+            turn.return_to,
+        ) or turn.changed_answer:
+            await repo.save_conversation(
+                session,
+                respondent.id,
+                phase=turn.phase,
+                cursor=turn.cursor,
+                return_to=turn.return_to,
+            )
+
+    # Dispatch --------------------------------------------------------------------------------
+
+    async def _dispatch(self, session, turn: Turn, command: str | None, argument: str):
+        status = turn.submission.status
+        if command in ("help", "unknown"):
+            return [Outbound(say("help"))]
+        if command == "review":
+            return self._review(turn, argument)
+        if command == "progress":
+            return [self._progress(turn)]
+        if status not in EDITABLE_STATUSES:
+            key = "approved" if status == "approved" else "already_submitted"
+            when = turn.submission.submitted_at
+            text = say(
+                key,
+                unit=turn.unit.name,
+                year=turn.submission.year,
+                when=when.strftime("%d/%m/%Y %H:%M") if when else None,
+            )
+            return [Outbound(text)]
+        handler = {
+            "start": self._cmd_start,
+            "resume": self._cmd_resume,
+            "back": self._cmd_back,
+            "skip": self._cmd_skip,
+            "edit": self._cmd_edit,
+            "submit": self._cmd_submit,
+            "cancel": self._cmd_cancel,
+        }.get(command or "")
+        if handler is not None:
+            return await handler(session, turn, argument)
+        if turn.phase == "confirming":
+            return await self._confirm(session, turn)
+        return await self._answer(session, turn)
+
+    # Answers ---------------------------------------------------------------------------------
+
+    async def _answer(self, session, turn: Turn) -> list[Outbound]:
+        inbound = turn.inbound
+        item = turn.item
+        if item is None or not turn.state.applies.get(item.code, False):
+            turn.cursor = self._next_code(turn.state, None)
+            item = turn.item
+            if item is None:
+                return [Outbound(say("all_done"))]
+        payload = inbound.payload or ""
+        if payload.startswith(("ans:", "keep:")):
+            kind, _, rest = payload.partition(":")
+            pressed, _, choice = rest.rpartition(":") if kind == "ans" else (rest, "", "")
+            if pressed != item.code:
+                notice = say("stale_button", pressed=pressed, current=item.code)
+                return self._ask_current(turn, [notice])
+            if kind == "keep":
+                typed, value = None, turn.previous_year.get(item.code)
+                if value is None:
+                    return self._ask_current(turn, [say("no_previous")])
+            else:
+                choices = item.choices()
+                index = int(choice) if choice.isdigit() else -1
+                if not 0 <= index < len(choices):
+                    return self._ask_current(turn, [say("help")])
+                typed, value = choices[index][1], choices[index][0]
+        else:
+            typed = inbound.text or ""
+            if fold(typed) in KEEP_WORDS and item.code in turn.previous_year:
+                value = turn.previous_year[item.code]
+            else:
+                value, problem = self._check_answer(turn.spec, turn.state, item, typed)
+                if problem:
+                    return self._ask_current(turn, [say("refused", reason=problem, code=item.code)])
+        if payload.startswith(("ans:", "keep:")) or fold(typed or "") in KEEP_WORDS:
+            problem = self._constraint_problem(turn.spec, turn.state, item, value)
+            if problem:
+                return self._ask_current(turn, [say("refused", reason=problem, code=item.code)])
+        return await self._accept(session, turn, item, value, typed)
+
+    def _check_answer(
+        self, spec: FormSpec, state: FormState, item: Item, typed: str
+    ) -> tuple[Any, str | None]:
+        """(parsed value, None), or (None, a Vietnamese sentence saying what is wrong)."""
+        if item.kind == "computed":
+            inputs = list(spec.expressions[item.calculate].refs)
+            return None, say("computed_item", code=item.code, inputs=inputs)
+        try:
+            value = parse_answer(item, typed)
+        except Refusal as refusal:
+            params = {"unit": item.unit, **refusal.params}
+            params.setdefault("text", typed.strip()[:40])
+            params.setdefault("optional", not item.required)
+            return None, say(refusal.key, **params)
+        return value, self._constraint_problem(spec, state, item, value)
+
+    def _constraint_problem(self, spec, state: FormState, item: Item, value) -> str | None:
+        stored = dict(state.stored)
+        stored[item.code] = Stored(value)
+        candidate = FormState(spec, stored)
+        broken = candidate.violations(item.code)
+        if not broken:
+            return None
+        return "\n".join(self._constraint_message(spec, candidate, c.message) for _, c in broken)
+
+    @staticmethod
+    def _constraint_message(spec: FormSpec, state: FormState, message: str) -> str:
+        def value_of(match: re.Match) -> str:
+            item = spec.by_code.get(match.group(1))
+            value = state.value(match.group(1))
+            if item is None or value is None:
+                return "…"
+            return fmt.format_value(item, value, with_unit=False)
+
+        return REFERENCE.sub(value_of, message)
+
+    async def _accept(self, session, turn: Turn, item: Item, value, typed) -> list[Outbound]:
+        before = turn.state
+        turn.state = await self._store(
+            session,
+            turn.spec,
+            turn.submission,
+            before,
+            item,
+            value,
+            typed,
+            turn.respondent,
+            turn.inbound,
+        )
+        turn.changed_answer = True
+        lines = [say("saved", code=item.code, value=fmt.format_value(item, value))]
+        lines += self._computed_changes(turn.spec, before, turn.state)
+        self._advance(turn, item)
+        return self._ask_current(turn, ["\n".join(lines)])
+
+    async def _store(
+        self, session, spec, submission, before: FormState, item, value, typed, who, inbound
+    ) -> FormState:
+        old = before.stored.get(item.code)
+        skipped = value is None
+        await repo.save_answer(
+            session,
+            submission_id=submission.id,
+            code=item.code,
+            old_value=fmt.to_json(item, old.value) if old else None,
+            value=fmt.to_json(item, value),
+            raw=typed,
+            skipped=skipped,
+            respondent_id=who.id if who else None,
+            channel=inbound.channel if inbound else "cli",
+            message_id=str(inbound.message_id) if inbound and inbound.message_id else None,
+        )
+        submission.version = await repo.bump_version(session, submission.id, submission.version)
+        stored = dict(before.stored)
+        stored[item.code] = Stored(value, skipped, typed)
+        state = FormState(before.spec, stored)
+        self._answers_cache[submission.id] = (submission.version, stored, state)
+        return state
+
+    def _computed_changes(self, spec: FormSpec, before: FormState, after: FormState) -> list[str]:
+        lines = []
+        for item in spec.computation_order:
+            value = after.value(item.code)
+            if value is not None and value != before.value(item.code):
+                lines.append(
+                    say(
+                        "computed",
+                        code=item.code,
+                        label=item.label,
+                        value=fmt.format_value(item, value),
+                        formula=item.formula,
+                    )
+                )
+        return lines
+
+    def _advance(self, turn: Turn, answered: Item) -> None:
+        """Move the cursor after an answer: back to where an edit started, else onwards."""
+        if turn.phase == "editing":
+            turn.phase = CONVERSATION.next(turn.phase, "finish_edit")
+            back = turn.spec.by_code.get(turn.return_to or "")
+            turn.return_to = None
+            if back is not None and turn.state.is_open(back):
+                turn.cursor = back.code
+                return
+            turn.cursor = self._next_code(turn.state, None)
+            return
+        turn.cursor = self._next_code(turn.state, answered)
+
+    @staticmethod
+    def _next_code(state: FormState, after: Item | None) -> str | None:
+        item = state.next_open(after)
+        return item.code if item else None
+
+    # Commands --------------------------------------------------------------------------------
+
+    async def _cmd_start(self, session, turn: Turn, _argument: str):
+        done, total = turn.state.totals()
+        greeting = say(
+            "welcome_back",
+            title=turn.spec.title,
+            unit=turn.unit.name,
+            year=turn.submission.year,
+            done=done,
+            total=total,
+        )
+        if turn.item is None or not turn.state.applies.get(turn.item.code, False):
+            turn.cursor = self._next_code(turn.state, None)
+        return self._ask_current(turn, [greeting])
+
+    async def _cmd_resume(self, session, turn: Turn, _argument: str):
+        turn.phase = CONVERSATION.next(turn.phase, "move")
+        turn.return_to = None
+        turn.cursor = self._next_code(turn.state, None)
+        return self._ask_current(turn, [])
+
+    async def _cmd_back(self, session, turn: Turn, _argument: str):
+        previous = turn.state.previous(turn.item)
+        if previous is None:
+            return self._ask_current(turn, [say("first_item")])
+        turn.phase = CONVERSATION.next(turn.phase, "move")
+        turn.return_to = None
+        turn.cursor = previous.code
+        return self._ask_current(turn, [])
+
+    async def _cmd_skip(self, session, turn: Turn, _argument: str):
+        item = turn.item
+        if item is None:
+            return self._ask_current(turn, [])
+        if item.required:
+            return self._ask_current(turn, [say("required_item", code=item.code)])
+        turn.state = await self._store(
+            session,
+            turn.spec,
+            turn.submission,
+            turn.state,
+            item,
+            None,
+            None,
+            turn.respondent,
+            turn.inbound,
+        )
+        turn.changed_answer = True
+        self._advance(turn, item)
+        return self._ask_current(turn, [say("skipped", code=item.code)])
+
+    async def _cmd_edit(self, session, turn: Turn, argument: str):
+        if not argument:
+            return self._ask_current(turn, [say("edit_usage")])
+        wanted = fold_code(argument.split()[0])
+        item = self._codes[turn.spec.id].get(wanted)
+        if item is None:
+            suggestions = [
+                i.code for code, i in self._codes[turn.spec.id].items() if code.startswith(wanted)
+            ][:5]
+            return [Outbound(say("unknown_code", code=argument, suggestions=suggestions))]
+        if item.kind == "computed":
+            inputs = list(turn.spec.expressions[item.calculate].refs)
+            return [Outbound(say("computed_item", code=item.code, inputs=inputs))]
+        if not turn.state.applies[item.code]:
+            gates = list(turn.spec.expressions[item.relevant].refs) if item.relevant else []
+            return [Outbound(say("not_relevant", code=item.code, gates=gates))]
+        if turn.phase != "editing":
+            turn.return_to = turn.cursor
+        turn.phase = CONVERSATION.next(turn.phase, "edit")
+        turn.cursor = item.code
+        return self._ask_current(turn, [])
+
+    async def _cmd_cancel(self, session, turn: Turn, _argument: str):
+        if turn.phase == "editing":
+            code = turn.cursor
+            turn.cursor = turn.return_to or self._next_code(turn.state, None)
+            turn.return_to = None
+            turn.phase = CONVERSATION.next(turn.phase, "cancel")
+            return self._ask_current(turn, [say("edit_cancelled", code=code)])
+        if turn.phase == "confirming":
+            turn.phase = CONVERSATION.next(turn.phase, "cancel")
+            return [Outbound(say("submit_cancelled"))]
+        return [Outbound(say("paused"))]
+
+    async def _cmd_submit(self, session, turn: Turn, _argument: str):
+        missing = turn.state.missing_required()
+        if missing:
+            codes = [i.code for i in missing]
+            text = say(
+                "missing",
+                count=len(codes),
+                codes=codes[:MISSING_SHOWN],
+                more=max(0, len(codes) - MISSING_SHOWN),
+            )
+            return [Outbound(text)]
+        turn.phase = CONVERSATION.next(turn.phase, "ask_submit")
+        done, total = turn.state.totals()
+        text = say(
+            "confirm_submit",
+            done=done,
+            total=total,
+            unit=turn.unit.name,
+            year=turn.submission.year,
+        )
+        options = (
+            Option(say("confirm_yes"), "confirm:yes", "1"),
+            Option(say("confirm_no"), "confirm:no", "2"),
+        )
+        return [Outbound(text, options=options)]
+
+    async def _confirm(self, session, turn: Turn) -> list[Outbound]:
+        payload = turn.inbound.payload or ""
+        if payload in ("confirm:yes", "confirm:no"):
+            yes = payload == "confirm:yes"
+        else:
+            try:
+                yes = parse_yes_no(turn.spec.items[0], turn.inbound.text or "")
+            except Refusal:
+                return [Outbound(say("confirm_again"))]
+        if not yes:
+            turn.phase = CONVERSATION.next(turn.phase, "cancel")
+            return [Outbound(say("submit_cancelled"))]
+        if turn.state.missing_required():
+            turn.phase = CONVERSATION.next(turn.phase, "cancel")
+            return await self._cmd_submit(session, turn, "")
+        status = SUBMISSION.next(turn.submission.status, "submit")
+        turn.submission.version = await repo.bump_version(
+            session,
+            turn.submission.id,
+            turn.submission.version,
+            status=status,
+            submitted_at=utcnow(),
+            returned_reason=None,
+        )
+        turn.submission.status = status
+        turn.phase = CONVERSATION.next(turn.phase, "submit")
+        turn.cursor = None
+        replies = [Outbound(say("submitted", unit=turn.unit.name, year=turn.submission.year))]
+        if self.render_documents is not None:
+            try:
+                for document in await self.render_documents(turn.submission.id):
+                    replies.append(Outbound(document.filename, document=document))
+            except Exception:  # the submission stands even if a document fails to render
+                log.exception("rendering documents of submission %s failed", turn.submission.id)
+        return replies
+
+    # Review and progress ---------------------------------------------------------------------
+
+    def _review(self, turn: Turn, argument: str) -> list[Outbound]:
+        spec, state = turn.spec, turn.state
+        sections = spec.sections
+        if argument:
+            wanted = argument.strip().split()[0].upper().removeprefix("MỤC").strip(". ")
+            chosen = [s for s in sections if str(s.number) == wanted]
+            if not chosen:
+                numbers = [str(s.number) for s in sections]
+                return [Outbound(say("unknown_section", section=argument, sections=numbers))]
+            sections = tuple(chosen)
+        lines = [
+            say("review_header", unit=turn.unit.name, title=spec.title, year=turn.submission.year)
+        ]
+        for section in sections:
+            lines.append("")
+            lines.append(say("review_section", number=section.number, title=section.title))
+            for item in section.items:
+                if not state.applies[item.code]:
+                    continue
+                stored = state.stored.get(item.code)
+                if item.kind == "computed":
+                    shown = fmt.format_value(item, state.value(item.code)) or say("review_empty")
+                elif stored is None:
+                    shown = say("review_empty")
+                elif stored.skipped:
+                    shown = say("review_skipped")
+                else:
+                    shown = fmt.format_value(item, stored.value)
+                lines.append(say("review_line", code=item.code, value=shown))
+        return [Outbound("\n".join(lines))]
+
+    def _progress(self, turn: Turn) -> Outbound:
+        rows = turn.state.progress()
+        done, total = turn.state.totals()
+        percent = round(100 * done / total) if total else 100
+        return Outbound(say("progress", done=done, total=total, percent=percent, sections=rows))
+
+    # Asking ----------------------------------------------------------------------------------
+
+    def _ask_current(self, turn: Turn, before: list[str]) -> list[Outbound]:
+        """The notices in ``before`` followed by the current question, as one message."""
+        item = turn.item
+        if turn.phase == "confirming":
+            return [Outbound("\n\n".join([*before, say("confirm_again")]))]
+        if item is None:
+            return [Outbound("\n\n".join([*before, say("all_done")]))]
+        question, options, nav = self.question(turn, item)
+        return [Outbound("\n\n".join([*before, question]), options, nav, asks=item.code)]
+
+    def question(self, turn: Turn, item: Item) -> tuple[str, tuple, tuple]:
+        spec, state = turn.spec, turn.state
+        asked = asked_items(spec)
+        stored = state.stored.get(item.code)
+        current = None
+        if stored is not None:
+            current = (
+                say("review_skipped") if stored.skipped else fmt.format_value(item, stored.value)
+            )
+        previous = turn.previous_year.get(item.code)
+        previous_text = fmt.format_value(item, previous) if previous is not None else None
+        year = turn.submission.year + item.year_offset if item.year_offset is not None else None
+        examples = []
+        if item.kind in ("integer", "decimal", "fraction", "multi_choice"):
+            examples.append(say(f"example_{item.kind}", unit=item.unit))
+        elif item.kind == "text":
+            examples.append(say("example_text", limit=item.max_length))
+        if not item.required:
+            examples.append(say("example_optional"))
+        text = say(
+            "question",
+            position=say(
+                "position", section=item.section, number=asked[item.code], total=len(asked)
+            ),
+            context=context_lines(spec, item),
+            code=item.code,
+            label=item.label,
+            unit=item.unit,
+            year=year,
+            hint=item.hint,
+            current=current,
+            previous=previous_text,
+            example=" ".join(examples),
+        )
+        options = [
+            Option(label, f"ans:{item.code}:{n}", str(n + 1))
+            for n, (_value, label) in enumerate(item.choices())
+        ]
+        if previous is not None:
+            options.append(
+                Option(say("keep_previous", value=previous_text), f"keep:{item.code}", "giu")
+            )
+        nav = [Option(say("nav_back"), "cmd:quaylai", "/quaylai")]
+        if not item.required:
+            nav.append(Option(say("nav_skip"), "cmd:boqua", "/boqua"))
+        nav.append(Option(say("nav_progress"), "cmd:tiendo", "/tiendo"))
+        return text, tuple(options), tuple(nav)
+
+
+CONVERSATION_PHASES = {"answering", "editing", "confirming"}
+
+
+def asked_items(spec: FormSpec) -> dict[str, int]:
+    """Code → 1-based number among asked items ("câu 37/212")."""
+    if "_asked_numbers" not in spec.__dict__:
+        numbers = {}
+        for item in spec.items:
+            if item.asked:
+                numbers[item.code] = len(numbers) + 1
+        spec.__dict__["_asked_numbers"] = numbers
+    return spec.__dict__["_asked_numbers"]
+
+
+def context_lines(spec: FormSpec, item: Item) -> list[str]:
+    """The printed group rows above an item ("Thông tin chỉ đạo, điều hành")."""
+    if "_context" not in spec.__dict__:
+        context: dict[str, list[str]] = {}
+        for section in spec.sections:
+            headings: list[tuple[str, str]] = []
+            for entry in section.entries:
+                if not hasattr(entry, "kind"):
+                    headings = [h for h in headings if entry.code.startswith(h[0] + ".")]
+                    headings.append((entry.code, entry.heading))
+                    continue
+                headings = [h for h in headings if entry.code.startswith(h[0] + ".")]
+                context[entry.code] = [text for _, text in headings]
+        spec.__dict__["_context"] = context
+    return spec.__dict__["_context"].get(item.code, [])

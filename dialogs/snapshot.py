@@ -1,0 +1,74 @@
+"""A read-only view of one submission (unit, form, answers, computed values) for the CLI,
+documents and scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dialogs import values as fmt
+from dialogs.spec import FormSpec, all_forms
+from dialogs.state import FormState, Stored
+from storage import repo
+from storage.db import Database
+from storage.models import Submission, Unit
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    unit: Unit
+    submission: Submission
+    spec: FormSpec
+    state: FormState
+
+    def as_json(self) -> dict:
+        """``formbot show --json``: parsed answers, computed values and progress."""
+        answers = {}
+        computed = {}
+        for item in self.spec.items:
+            value = self.state.value(item.code)
+            if value is None:
+                continue
+            target = computed if item.kind == "computed" else answers
+            target[item.code] = fmt.to_json(item, value)
+        done, _total = self.state.totals()
+        required = [
+            i for i in self.spec.items if i.required and i.asked and self.state.applies[i.code]
+        ]
+        return {
+            "id": self.submission.id,
+            "unit": self.unit.name,
+            "form": self.spec.id,
+            "year": self.submission.year,
+            "status": self.submission.status,
+            "answers": answers,
+            "computed": computed,
+            "progress": {
+                "answered": done,
+                "required": len(required),
+                "required_answered": sum(1 for i in required if i.code in self.state.stored),
+            },
+        }
+
+
+async def load_snapshot(
+    session, submission_id: int, forms: dict[str, FormSpec] | None = None
+) -> Snapshot | None:
+    submission = await repo.get_submission(session, submission_id)
+    if submission is None:
+        return None
+    forms = forms if forms is not None else all_forms()
+    spec = forms[submission.form_id]
+    unit = await repo.get_unit(session, submission.unit_id)
+    stored = {}
+    for answer in await repo.load_answers(session, submission.id):
+        item = spec.by_code.get(answer.code)
+        if item is not None:
+            stored[answer.code] = Stored(
+                fmt.from_json(item, answer.value), answer.skipped, answer.raw
+            )
+    return Snapshot(unit, submission, spec, FormState(spec, stored))
+
+
+async def snapshot(database: Database, submission_id: int) -> Snapshot | None:
+    async with database.session() as session:
+        return await load_snapshot(session, submission_id)

@@ -1,0 +1,165 @@
+"""What a set of stored answers means for a form: which items apply, the computed values,
+what is still open, progress. Pure and cheap, rebuilt whenever the answers change.
+
+Answers of items that stop applying (a gate flipped from Có to Không) stay stored but are
+left out here, so they come back unchanged if the gate flips again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dialogs.spec import Constraint, FormSpec, Item
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    value: Any
+    skipped: bool = False
+    raw: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SectionProgress:
+    number: int
+    title: str
+    done: int
+    total: int
+
+
+class FormState:
+    def __init__(self, spec: FormSpec, stored: dict[str, Stored]) -> None:
+        self.spec = spec
+        self.stored = stored
+        self.values: dict[str, Any] = {}
+        self.applies: dict[str, bool] = {}
+        expressions = spec.expressions
+        for item in spec.items:
+            if item.relevant:
+                applies = bool(expressions[item.relevant].evaluate(self.values))
+            else:
+                applies = True
+            self.applies[item.code] = applies
+            if not applies:
+                continue
+            if item.kind == "computed":
+                self.values[item.code] = expressions[item.calculate].evaluate(self.values)
+            elif (answer := stored.get(item.code)) is not None and not answer.skipped:
+                self.values[item.code] = answer.value
+        # Second pass: a printed total may precede its parts.
+        for item in spec.computation_order:
+            if self.applies[item.code]:
+                self.values[item.code] = expressions[item.calculate].evaluate(self.values)
+
+    # Items -----------------------------------------------------------------------------------
+
+    def is_open(self, item: Item) -> bool:
+        """Asked, applies, and neither answered nor skipped."""
+        return item.asked and self.applies[item.code] and item.code not in self.stored
+
+    def is_done(self, item: Item) -> bool:
+        return item.asked and self.applies[item.code] and item.code in self.stored
+
+    def next_open(self, after: Item | None = None) -> Item | None:
+        """The first open item after ``after``, wrapping round to the start."""
+        items = self.spec.items
+        start = after.index + 1 if after else 0
+        for item in items[start:]:
+            if self.is_open(item):
+                return item
+        for item in items[:start]:
+            if self.is_open(item):
+                return item
+        return None
+
+    def previous(self, before: Item | None) -> Item | None:
+        """The asked, applicable item before ``before`` (the last one when None)."""
+        items = self.spec.items
+        end = before.index if before else len(items)
+        for item in reversed(items[:end]):
+            if item.asked and self.applies[item.code]:
+                return item
+        return None
+
+    def missing_required(self) -> list[Item]:
+        return [i for i in self.spec.items if i.required and self.is_open(i)]
+
+    def value(self, code: str) -> Any:
+        return self.values.get(code)
+
+    # Progress --------------------------------------------------------------------------------
+
+    def progress(self) -> list[SectionProgress]:
+        rows = []
+        for section in self.spec.sections:
+            asked = [i for i in section.items if i.asked and self.applies[i.code]]
+            done = sum(1 for i in asked if i.code in self.stored)
+            rows.append(SectionProgress(section.number, section.title, done, len(asked)))
+        return rows
+
+    def totals(self) -> tuple[int, int]:
+        rows = self.progress()
+        return sum(r.done for r in rows), sum(r.total for r in rows)
+
+    # Constraints -----------------------------------------------------------------------------
+
+    def violations(self, changed: str) -> list[tuple[Item, Constraint]]:
+        """Constraints touched by a change of ``changed`` that do not hold."""
+        broken = []
+        for owner, constraint in affected_constraints(self.spec)[changed]:
+            if not self.applies[owner.code]:
+                continue
+            result = self.spec.expressions[constraint.rule].evaluate(self.values)
+            if result is False:
+                broken.append((owner, constraint))
+        return broken
+
+
+def _memo(spec: FormSpec, name: str, build):
+    # Stored on the spec itself (as functools.cached_property does): specs live as long as
+    # the process, and hashing a whole spec per call would cost more than the work.
+    if name not in spec.__dict__:
+        spec.__dict__[name] = build(spec)
+    return spec.__dict__[name]
+
+
+def _dependents(spec: FormSpec) -> dict[str, set[str]]:
+    return _memo(spec, "_dependents", _build_dependents)
+
+
+def affected_constraints(spec: FormSpec) -> dict[str, list[tuple[Item, Constraint]]]:
+    """For each code, the constraints that must be re-checked when its answer changes."""
+    return _memo(spec, "_affected_constraints", _build_affected)
+
+
+def _build_dependents(spec: FormSpec) -> dict[str, set[str]]:
+    """For each code, the computed items whose value depends on it (transitively)."""
+    direct: dict[str, set[str]] = {item.code: set() for item in spec.items}
+    for item in spec.items:
+        if item.kind == "computed":
+            for ref in spec.expressions[item.calculate].refs:
+                direct[ref].add(item.code)
+    closure: dict[str, set[str]] = {}
+    for code in direct:
+        seen: set[str] = set()
+        stack = list(direct[code])
+        while stack:
+            dep = stack.pop()
+            if dep not in seen:
+                seen.add(dep)
+                stack.extend(direct[dep])
+        closure[code] = seen
+    return closure
+
+
+def _build_affected(spec: FormSpec) -> dict[str, list[tuple[Item, Constraint]]]:
+    dependents = _dependents(spec)
+    result: dict[str, list[tuple[Item, Constraint]]] = {item.code: [] for item in spec.items}
+    for owner in spec.items:
+        for constraint in owner.constraints:
+            refs = set(spec.expressions[constraint.rule].refs) | {owner.code}
+            for code in result:
+                if code in refs or dependents[code] & refs:
+                    result[code].append((owner, constraint))
+    return result

@@ -1,0 +1,119 @@
+"""The tables. Answers are stored as JSON values (see ``dialogs.values``) with what was typed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Unit(SQLModel, table=True):
+    """An agency, district or commune that reports; ``form_id`` is its unit type."""
+
+    __tablename__ = "units"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    form_id: str
+    parent: str | None = None
+    contact: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Submission(SQLModel, table=True):
+    """One unit's form for one campaign year. ``version`` guards concurrent writers."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("unit_id", "form_id", "year"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    form_id: str
+    year: int
+    status: str = "draft"  # draft | submitted | returned | approved
+    version: int = 0
+    returned_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    submitted_at: datetime | None = None
+
+
+class Respondent(SQLModel, table=True):
+    """A chat user bound to a unit. The conversation state (phase and question cursor)
+    lives here, so any process can answer this person's next message."""
+
+    __tablename__ = "respondents"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    name: str | None = None
+    role: str = "respondent"  # respondent | reviewer | admin
+    unit_id: int | None = Field(default=None, foreign_key="units.id", index=True)
+    submission_id: int | None = Field(default=None, foreign_key="submissions.id")
+    phase: str = "answering"
+    cursor: str | None = None
+    return_to: str | None = None
+    blocked: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Answer(SQLModel, table=True):
+    """The current answer to one item: as typed and as parsed; who gave it."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("submission_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    code: str
+    raw: str | None = None
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    skipped: bool = False
+    respondent_id: int | None = Field(default=None, foreign_key="respondents.id")
+    channel: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AnswerHistory(SQLModel, table=True):
+    """Every change of an answer: old → new, who, when, over which channel and message."""
+
+    __tablename__ = "answer_history"
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    code: str
+    old_value: Any = Field(default=None, sa_column=Column(JSON))
+    new_value: Any = Field(default=None, sa_column=Column(JSON))
+    raw: str | None = None
+    respondent_id: int | None = Field(default=None, foreign_key="respondents.id")
+    channel: str | None = None
+    message_id: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class ProcessedMessage(SQLModel, table=True):
+    """Messages already handled, so a re-delivered update changes nothing."""
+
+    __tablename__ = "processed_messages"
+    channel: str = Field(primary_key=True)
+    chat: str = Field(primary_key=True)
+    message_id: str = Field(primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Invite(SQLModel, table=True):
+    """A code that binds whoever opens it to a unit (and role) for a form and year."""
+
+    __tablename__ = "invites"
+    code: str = Field(primary_key=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)
+    form_id: str
+    year: int
+    role: str = "respondent"
+    uses_left: int | None = None  # None: unlimited
+    expires_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,169 @@
+"""The spec loader refuses bad specs with messages naming the file and the item code."""
+
+import json
+import textwrap
+
+import pytest
+
+from bot.cli import main
+from dialogs.spec import SpecError, load_spec
+
+HEADER = """\
+id: bad
+title: PHIẾU
+sections:
+  - number: 1
+    title: MỤC 1
+    items:
+"""
+
+
+def write_spec(tmp_path, items: str):
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEADER + textwrap.indent(textwrap.dedent(items), "      "), encoding="utf-8")
+    return path
+
+
+def problems_of(path) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    return info.value.problems
+
+
+def test_duplicate_code(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: integer, label: A}
+        - {code: "1.1", kind: text, label: B}
+        """,
+    )
+    assert problems_of(path) == [f"{path}: item 1.1: duplicate code"]
+
+
+def test_unknown_kind(tmp_path):
+    path = write_spec(tmp_path, '- {code: "1.2", kind: number, label: A}\n')
+    assert problems_of(path) == [f"{path}: item 1.2: unknown kind 'number'"]
+
+
+def test_reference_to_unknown_code(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: integer, label: A}
+        - {code: "1.2", kind: text, label: B, relevant: "${1.9} > 0"}
+        """,
+    )
+    assert problems_of(path) == [f"{path}: item 1.2: relevant references unknown code 1.9"]
+
+
+def test_relevance_on_a_later_item(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: text, label: A, relevant: "${1.2}"}
+        - {code: "1.2", kind: yes_no, label: B}
+        """,
+    )
+    assert problems_of(path) == [
+        f"{path}: item 1.1: relevant references 1.2, which is not an earlier item"
+    ]
+
+
+def test_constraint_on_a_later_item(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - code: "1.1"
+          kind: integer
+          label: A
+          constraints: [{rule: "${1.1} <= ${1.2}", message: "quá lớn"}]
+        - {code: "1.2", kind: integer, label: B}
+        """,
+    )
+    assert problems_of(path) == [f"{path}: item 1.1: constraint references later item 1.2"]
+
+
+def test_calculation_cycle(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: computed, label: A, calculate: "${1.2} + 1"}
+        - {code: "1.2", kind: computed, label: B, calculate: "${1.1} * 2"}
+        """,
+    )
+    problems = problems_of(path)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}: item ")
+    assert "calculation cycle 1.1 → 1.2 → 1.1" in problems[0] or "1.2 → 1.1 → 1.2" in problems[0]
+
+
+def test_computed_may_reference_a_later_item(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: computed, label: Tổng, calculate: "${1.1.a} + ${1.1.b}"}
+        - {code: "1.1.a", kind: integer, label: A}
+        - {code: "1.1.b", kind: integer, label: B}
+        """,
+    )
+    spec = load_spec(path)
+    assert spec.expressions["${1.1.a} + ${1.1.b}"].evaluate({"1.1.a": 2, "1.1.b": 3}) == 5
+
+
+def test_choice_without_options(tmp_path):
+    path = write_spec(tmp_path, '- {code: "1.1", kind: choice, label: A}\n')
+    assert problems_of(path) == [f"{path}: item 1.1: choice has no options"]
+
+
+def test_unparseable_expression(tmp_path):
+    path = write_spec(tmp_path, '- {code: "1.1", kind: computed, label: A, calculate: "1 +"}\n')
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}: item 1.1: calculate: cannot parse expression")
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: choice, label: A}
+        - {code: "1.1", kind: text, label: B, relevant: "${9.9}"}
+        """,
+    )
+    assert len(problems_of(path)) == 3
+
+
+def test_expressions_cannot_escape_the_sandbox(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: integer, label: A}
+        - {code: "1.2", kind: computed, label: B, calculate: "${1.1}.__class__"}
+        """,
+    )
+    spec = load_spec(path)
+    expression = spec.expressions[spec.item("1.2").calculate]
+    with pytest.raises(Exception) as info:
+        expression.evaluate({"1.1": 3})
+    assert "__class__" in str(info.value)
+
+
+def test_forms_check_cli_exit_codes(tmp_path, capsys):
+    bad = write_spec(tmp_path, '- {code: "1.1", kind: choice, label: A}\n')
+    assert main(["forms", "check", str(bad)]) == 2
+    assert capsys.readouterr().out.strip() == f"{bad}: item 1.1: choice has no options"
+    assert main(["forms", "check", "tests/fixtures/mini.yaml"]) == 0
+
+
+def test_forms_list_and_show_json(capsys):
+    assert main(["forms", "list", "--json"]) == 0
+    listed = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert {"so-ban-nganh", "ubnd-huyen", "xa-phuong"} <= set(listed)
+    assert main(["forms", "show", "so-ban-nganh", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown["items"]) == listed["so-ban-nganh"]["items"]
+    keys = {"code", "section", "kind", "label", "unit", "required", "relevant"}
+    keys |= {"constraints", "calculate", "bonus", "target"}
+    assert set(shown["items"][0]) == keys
+    bandwidth = next(i for i in shown["items"] if i["code"] == "3.2.b")
+    assert bandwidth["kind"] == "computed" and bandwidth["unit"] == "Mbps"
