@@ -389,6 +389,9 @@ class Engine:
             value = parse_answer(item, typed)
         except Refusal as refusal:
             params = {"unit": item.unit, **refusal.params}
+            for bound in ("min", "max"):
+                if bound in params:
+                    params[bound] = fmt.format_number(params[bound])
             params.setdefault("text", typed.strip()[:40])
             params.setdefault("optional", not item.required)
             return None, say(refusal.key, **params)
@@ -587,7 +590,10 @@ class Engine:
                 codes=codes[:MISSING_SHOWN],
                 more=max(0, len(codes) - MISSING_SHOWN),
             )
-            return [Outbound(text)]
+            if turn.item is None or not turn.state.is_open(turn.item):
+                turn.cursor = missing[0].code
+            turn.phase = CONVERSATION.next(turn.phase, "move")
+            return self._ask_current(turn, [text])
         turn.phase = CONVERSATION.next(turn.phase, "ask_submit")
         done, total = turn.state.totals()
         text = say(
