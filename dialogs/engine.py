@@ -16,6 +16,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs import access, review
 from dialogs import values as fmt
 from dialogs.expressions import REFERENCE
 from dialogs.messages import Document, Inbound, Option, Outbound
@@ -26,7 +29,8 @@ from dialogs.state import FormState, Stored
 from dialogs.text import fold, fold_code
 from storage import repo
 from storage.db import Database
-from storage.models import Respondent, Submission, Unit, utcnow
+from storage.models import utcnow
+from storage.repo import RespondentView, SubmissionView, UnitView
 from templates.messages import say
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ COMMANDS = {
     "cancel": "cancel",
     "trogiup": "help",
     "help": "help",
+    **review.COMMANDS,  # staff: /danhsach /taiphieu /xephang /tralai /duyet /thongbao
 }
 KEEP_WORDS = {"giu", "giu nguyen", "giu nhu nam truoc", "nhu nam truoc"}
 MISSING_SHOWN = 15
@@ -65,9 +70,9 @@ class Turn:
     """Everything one turn reads and may change."""
 
     inbound: Inbound
-    respondent: Respondent
-    unit: Unit
-    submission: Submission
+    respondent: RespondentView
+    unit: UnitView
+    submission: SubmissionView
     spec: FormSpec
     state: FormState
     previous_year: dict[str, Any]
@@ -94,7 +99,9 @@ class Engine:
         # Striped locks: two messages of one person are handled one after the other in this
         # process; the submission version check covers other processes.
         self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
-        self._answers_cache: dict[int, tuple[int, dict[str, Stored], FormState]] = {}
+        # submission id → (version, state): the answers are re-read only after another
+        # process (or another engine) has written.
+        self._answers_cache: dict[int, tuple[int, FormState]] = {}
         self._previous_cache: dict[int, tuple[float, dict[str, Any]]] = {}
         self._codes = {
             form_id: {fold_code(item.code): item for item in spec.items}
@@ -109,8 +116,9 @@ class Engine:
         async with lock:
             for _attempt in range(5):
                 try:
-                    async with self.db.session() as session, session.begin():
-                        return await self._turn(session, inbound)
+                    # A bare connection, not an ORM session: this is the hot path.
+                    async with self.db.engine.begin() as connection:
+                        return await self._turn(connection, inbound)
                 except repo.StaleVersion:
                     continue
             return [Outbound(say("busy"))]
@@ -133,14 +141,21 @@ class Engine:
             return await self._bind(session, channel, user, unit, form_id, year, role, name)
 
     async def redeem_invite(self, session, inbound: Inbound, code: str) -> list[Outbound]:
-        invite = await repo.get_invite(session, code)
-        if invite is None:
-            return [Outbound(say("invite_unknown", code=code))]
-        expired = invite.expires_at is not None and invite.expires_at < utcnow()
-        if expired or (invite.uses_left is not None and invite.uses_left <= 0):
-            return [Outbound(say("invite_expired", code=code))]
-        await repo.use_invite(session, invite)
+        """``/start CODE``: bind the person to the invite's unit and role (the wrong-code limit,
+        expiry and uses are checked in ``dialogs.access``)."""
+        invite, refusal = await access.check_invite(session, inbound, code)
+        if refusal is not None:
+            return refusal
+        if invite.role == "respondent" and invite.form_id not in self.forms:
+            log.error("invite %s is for unknown form %s", invite.code, invite.form_id)
+            return [Outbound(say("invite_expired", code=invite.code))]
+        existing = await repo.get_respondent(session, inbound.channel, inbound.user)
+        if not await access.take_invite(session, invite, existing):
+            return [Outbound(say("invite_expired", code=invite.code))]
         unit = await repo.get_unit(session, invite.unit_id)
+        if invite.role != "respondent":
+            return await review.bind_staff(session, inbound, unit, invite.role)
+        role = access.higher(existing.role if existing else None, invite.role)
         return await self._bind(
             session,
             inbound.channel,
@@ -148,7 +163,7 @@ class Engine:
             unit,
             invite.form_id,
             invite.year,
-            invite.role,
+            role,
             inbound.name,
         )
 
@@ -157,7 +172,7 @@ class Engine:
         submission = await repo.get_or_create_submission(session, unit.id, form_id, year)
         existing = await repo.get_respondent(session, channel, user)
         same = existing is not None and existing.submission_id == submission.id
-        respondent = await repo.bind_respondent(
+        await repo.bind_respondent(
             session,
             channel=channel,
             external_id=user,
@@ -166,7 +181,8 @@ class Engine:
             role=role,
             name=name,
         )
-        turn = await self._load_turn(session, Inbound(channel, user), respondent)
+        await session.flush()
+        turn = await self._load_turn(session, Inbound(channel, user))
         if not same or turn.cursor is None or turn.item is None:
             turn.cursor = self._next_code(turn.state, None)
         done, total = turn.state.totals()
@@ -194,35 +210,46 @@ class Engine:
                 if item is None:
                     results.append((str(code), False, say("unknown_code", code=code)))
                     continue
-                value, problem = self._check_answer(spec, state, item, str(typed))
+                value, problem, after = self._check_answer(spec, state, item, str(typed))
                 if problem:
                     results.append((item.code, False, problem))
                     continue
-                await self._store(
-                    session, spec, submission, state, item, value, str(typed), None, None
-                )
+                await self._store(session, submission, state, after, item, None, None)
                 results.append((item.code, True, fmt.format_value(item, value)))
         return results
 
     # One turn --------------------------------------------------------------------------------
 
-    async def _turn(self, session, inbound: Inbound) -> list[Outbound]:
+    async def _turn(self, connection, inbound: Inbound) -> list[Outbound]:
         if inbound.message_id is not None:
             fresh = await repo.mark_processed(
-                session, inbound.channel, inbound.user, str(inbound.message_id)
+                connection, inbound.channel, inbound.user, str(inbound.message_id)
             )
             if not fresh:
                 log.info("ignored re-delivered message %s", inbound.message_id)
                 return []
         command, argument = self._command(inbound)
-        respondent = await repo.get_respondent(session, inbound.channel, inbound.user)
+        if command == "start":  # someone who blocked the bot and comes back
+            await repo.set_blocked(connection, inbound.channel, inbound.user, False)
         if command == "start" and argument:
-            return await self.redeem_invite(session, inbound, argument.strip())
-        if respondent is None or respondent.submission_id is None:
-            return [Outbound(say("not_bound"))]
-        turn = await self._load_turn(session, inbound, respondent)
-        replies = await self._dispatch(session, turn, command, argument)
-        await self._save_conversation(session, turn)
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                replies = await self.redeem_invite(session, inbound, argument.strip())
+                await session.flush()
+            return replies
+        if command in review.HANDLERS:
+            return await self._staff(connection, inbound, command, argument)
+        turn = await self._load_turn(connection, inbound)
+        if turn is None:  # staff who fill no form get their help; anyone else an invitation
+            return await self._staff(connection, inbound, command, argument)
+        replies = await self._dispatch(connection, turn, command, argument)
+        await self._save_conversation(connection, turn)
+        return replies
+
+    async def _staff(self, connection, inbound: Inbound, command, argument) -> list[Outbound]:
+        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            respondent = await repo.get_respondent(session, inbound.channel, inbound.user)
+            replies = await review.handle(self, session, inbound, respondent, command, argument)
+            await session.flush()
         return replies
 
     def _command(self, inbound: Inbound) -> tuple[str | None, str]:
@@ -236,9 +263,11 @@ class Engine:
         name = fold(head.split("@", 1)[0])
         return COMMANDS.get(name, "unknown"), argument.strip()
 
-    async def _load_turn(self, session, inbound: Inbound, respondent: Respondent) -> Turn:
-        submission = await repo.get_submission(session, respondent.submission_id)
-        unit = await repo.get_unit(session, submission.unit_id)
+    async def _load_turn(self, session, inbound: Inbound) -> Turn | None:
+        views = await repo.load_turn_views(session, inbound.channel, inbound.user)
+        if views is None:
+            return None
+        respondent, submission, unit = views
         spec = self.forms[submission.form_id]
         state = await self._state(session, spec, submission)
         previous = await self._previous_year(session, spec, submission)
@@ -255,10 +284,10 @@ class Engine:
             return_to=respondent.return_to,
         )
 
-    async def _state(self, session, spec: FormSpec, submission: Submission) -> FormState:
+    async def _state(self, session, spec: FormSpec, submission) -> FormState:
         cached = self._answers_cache.get(submission.id)
         if cached and cached[0] == submission.version:
-            return cached[2]
+            return cached[1]
         stored = {}
         for answer in await repo.load_answers(session, submission.id):
             item = spec.by_code.get(answer.code)
@@ -267,10 +296,10 @@ class Engine:
                     fmt.from_json(item, answer.value), answer.skipped, answer.raw
                 )
         state = FormState(spec, stored)
-        self._answers_cache[submission.id] = (submission.version, stored, state)
+        self._answers_cache[submission.id] = (submission.version, state)
         return state
 
-    async def _previous_year(self, session, spec: FormSpec, submission: Submission) -> dict:
+    async def _previous_year(self, session, spec: FormSpec, submission) -> dict:
         """Last year's submitted answers of the same unit and form, for one-tap prefill."""
         cached = self._previous_cache.get(submission.id)
         if cached and time.monotonic() - cached[0] < 60:
@@ -307,7 +336,8 @@ class Engine:
     async def _dispatch(self, session, turn: Turn, command: str | None, argument: str):
         status = turn.submission.status
         if command in ("help", "unknown"):
-            return [Outbound(say("help"))]
+            role = access.role_of(turn.respondent, turn.inbound.channel, turn.inbound.user)
+            return [Outbound(say("help")), *review.staff_help(role)]
         if command == "review":
             return self._review(turn, argument)
         if command == "progress":
@@ -348,6 +378,7 @@ class Engine:
             if item is None:
                 return [Outbound(say("all_done"))]
         payload = inbound.payload or ""
+        after: FormState | None = None
         if payload.startswith(("ans:", "keep:")):
             kind, _, rest = payload.partition(":")
             pressed, _, choice = rest.rpartition(":") if kind == "ans" else (rest, "", "")
@@ -369,22 +400,23 @@ class Engine:
             if fold(typed) in KEEP_WORDS and item.code in turn.previous_year:
                 value = turn.previous_year[item.code]
             else:
-                value, problem = self._check_answer(turn.spec, turn.state, item, typed)
+                value, problem, after = self._check_answer(turn.spec, turn.state, item, typed)
                 if problem:
                     return self._ask_current(turn, [say("refused", reason=problem, code=item.code)])
-        if payload.startswith(("ans:", "keep:")) or fold(typed or "") in KEEP_WORDS:
-            problem = self._constraint_problem(turn.spec, turn.state, item, value)
+        if after is None:
+            problem, after = self._constraint_problem(turn.state, item, value, typed)
             if problem:
                 return self._ask_current(turn, [say("refused", reason=problem, code=item.code)])
-        return await self._accept(session, turn, item, value, typed)
+        return await self._accept(session, turn, item, value, after)
 
     def _check_answer(
         self, spec: FormSpec, state: FormState, item: Item, typed: str
-    ) -> tuple[Any, str | None]:
-        """(parsed value, None), or (None, a Vietnamese sentence saying what is wrong)."""
+    ) -> tuple[Any, str | None, FormState | None]:
+        """(parsed value, None, the state with it), or (None, a Vietnamese sentence saying
+        what is wrong, None)."""
         if item.kind == "computed":
             inputs = list(spec.expressions[item.calculate].refs)
-            return None, say("computed_item", code=item.code, inputs=inputs)
+            return None, say("computed_item", code=item.code, inputs=inputs), None
         try:
             value = parse_answer(item, typed)
         except Refusal as refusal:
@@ -394,17 +426,23 @@ class Engine:
                     params[bound] = fmt.format_number(params[bound])
             params.setdefault("text", typed.strip()[:40])
             params.setdefault("optional", not item.required)
-            return None, say(refusal.key, **params)
-        return value, self._constraint_problem(spec, state, item, value)
+            return None, say(refusal.key, **params), None
+        problem, after = self._constraint_problem(state, item, value, typed)
+        return value, problem, after
 
-    def _constraint_problem(self, spec, state: FormState, item: Item, value) -> str | None:
+    def _constraint_problem(
+        self, state: FormState, item: Item, value, typed: str | None
+    ) -> tuple[str | None, FormState]:
+        """Whether the answer breaks a constraint, and the state the answer would make
+        (reused when it is stored, so each accepted answer builds one state)."""
         stored = dict(state.stored)
-        stored[item.code] = Stored(value)
-        candidate = FormState(spec, stored)
+        stored[item.code] = Stored(value, value is None, typed)
+        candidate = FormState(state.spec, stored)
         broken = candidate.violations(item.code)
         if not broken:
-            return None
-        return "\n".join(self._constraint_message(spec, candidate, c.message) for _, c in broken)
+            return None, candidate
+        messages = (self._constraint_message(state.spec, candidate, c.message) for _, c in broken)
+        return "\n".join(messages), candidate
 
     @staticmethod
     def _constraint_message(spec: FormSpec, state: FormState, message: str) -> str:
@@ -417,18 +455,10 @@ class Engine:
 
         return REFERENCE.sub(value_of, message)
 
-    async def _accept(self, session, turn: Turn, item: Item, value, typed) -> list[Outbound]:
+    async def _accept(self, session, turn: Turn, item: Item, value, after) -> list[Outbound]:
         before = turn.state
         turn.state = await self._store(
-            session,
-            turn.spec,
-            turn.submission,
-            before,
-            item,
-            value,
-            typed,
-            turn.respondent,
-            turn.inbound,
+            session, turn.submission, before, after, item, turn.respondent, turn.inbound
         )
         turn.changed_answer = True
         lines = [say("saved", code=item.code, value=fmt.format_value(item, value))]
@@ -437,28 +467,27 @@ class Engine:
         return self._ask_current(turn, ["\n".join(lines)])
 
     async def _store(
-        self, session, spec, submission, before: FormState, item, value, typed, who, inbound
+        self, session, submission, before: FormState, after: FormState, item, who, inbound
     ) -> FormState:
+        """Write the answer ``after`` holds for ``item`` (with its history) and bump the
+        submission version; returns ``after``, now the current state."""
         old = before.stored.get(item.code)
-        skipped = value is None
+        new = after.stored[item.code]
         await repo.save_answer(
             session,
             submission_id=submission.id,
             code=item.code,
             old_value=fmt.to_json(item, old.value) if old else None,
-            value=fmt.to_json(item, value),
-            raw=typed,
-            skipped=skipped,
+            value=fmt.to_json(item, new.value),
+            raw=new.raw,
+            skipped=new.skipped,
             respondent_id=who.id if who else None,
             channel=inbound.channel if inbound else "cli",
             message_id=str(inbound.message_id) if inbound and inbound.message_id else None,
         )
         submission.version = await repo.bump_version(session, submission.id, submission.version)
-        stored = dict(before.stored)
-        stored[item.code] = Stored(value, skipped, typed)
-        state = FormState(before.spec, stored)
-        self._answers_cache[submission.id] = (submission.version, stored, state)
-        return state
+        self._answers_cache[submission.id] = (submission.version, after)
+        return after
 
     def _computed_changes(self, spec: FormSpec, before: FormState, after: FormState) -> list[str]:
         lines = []
@@ -531,16 +560,11 @@ class Engine:
             return self._ask_current(turn, [])
         if item.required:
             return self._ask_current(turn, [say("required_item", code=item.code)])
+        stored = dict(turn.state.stored)
+        stored[item.code] = Stored(None, True, None)
+        after = FormState(turn.spec, stored)
         turn.state = await self._store(
-            session,
-            turn.spec,
-            turn.submission,
-            turn.state,
-            item,
-            None,
-            None,
-            turn.respondent,
-            turn.inbound,
+            session, turn.submission, turn.state, after, item, turn.respondent, turn.inbound
         )
         turn.changed_answer = True
         self._advance(turn, item)

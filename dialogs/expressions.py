@@ -68,6 +68,9 @@ FUNCTIONS = {
 }
 
 
+_EVALUATOR = SimpleEval(functions=FUNCTIONS)
+
+
 def references(source: str) -> list[str]:
     """Item codes referenced by ``source``, in order of first appearance."""
     seen: dict[str, None] = {}
@@ -102,9 +105,11 @@ class Expression:
             if value is None:
                 return None
             names[self._names[code]] = value
-        evaluator = SimpleEval(names=names, functions=FUNCTIONS)
+        # One evaluator per process: building a SimpleEval costs more than evaluating, and
+        # evaluation never awaits, so sharing it between coroutines is safe.
+        _EVALUATOR.names = names
         try:
-            return evaluator.eval("", previously_parsed=self._tree)
+            return _EVALUATOR.eval("", previously_parsed=self._tree)
         except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
             return None
 

@@ -6,25 +6,8 @@ import pytest
 from chatting import Chat, submission_of
 
 from dialogs.engine import Engine
-from dialogs.spec import Item, all_forms
-
-
-def typed_answer(item: Item, year: int) -> str:
-    """A plausible answer that satisfies every part ≤ whole constraint: every count is the
-    same small number, so parts never exceed their wholes."""
-    if item.code == "1.1" and item.kind == "integer":
-        return str(year)
-    if item.kind == "integer":
-        return str(min(max(int(item.min or 0), 5), int(item.max or 5)))
-    if item.kind == "decimal":
-        return "2,5"
-    if item.kind == "fraction":
-        return "5/5"
-    if item.kind in ("yes_no", "tri_state", "choice"):
-        return "1"
-    if item.kind == "multi_choice":
-        return "1"
-    return "Nội dung trả lời & <thử>"
+from dialogs.samples import sample_answer, smaller_answer
+from dialogs.spec import all_forms
 
 
 @pytest.mark.parametrize("form_id", ["so-ban-nganh", "ubnd-huyen", "xa-phuong"])
@@ -36,12 +19,12 @@ async def test_complete_walk_and_submit(database, form_id):
     asked, corrections = [], []
     while chat.asks is not None:
         item = spec.by_code[chat.asks]
-        reply = await chat.say(typed_answer(item, 2020))
-        if "⚠️" in reply and item.kind in ("integer", "fraction"):
+        reply = await chat.say(sample_answer(item, 2020))
+        if "⚠️" in reply and smaller_answer(item):
             # A sum-of-parts constraint refused the first guess; answer as a person would
             # after reading the message: a smaller count.
             corrections.append(item.code)
-            reply = await chat.say("0" if item.kind == "integer" else "0/5")
+            reply = await chat.say(smaller_answer(item))
         assert f"✓ Đã lưu {item.code}" in reply, reply
         asked.append(item.code)
         assert len(asked) <= len(spec.items), "the walk must end"
