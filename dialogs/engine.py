@@ -208,7 +208,9 @@ class Engine:
                 state = await self._state(session, spec, submission)
                 item = self._codes[form_id].get(fold_code(str(code)))
                 if item is None:
-                    results.append((str(code), False, say("unknown_code", code=code)))
+                    results.append(
+                        (str(code), False, say("unknown_code", code=code, suggestions=[]))
+                    )
                     continue
                 value, problem, after = self._check_answer(spec, state, item, str(typed))
                 if problem:
@@ -733,7 +735,9 @@ class Engine:
         previous_text = fmt.format_value(item, previous) if previous is not None else None
         year = turn.submission.year + item.year_offset if item.year_offset is not None else None
         examples = []
-        if item.kind in ("integer", "decimal", "fraction", "multi_choice"):
+        if item.plain:
+            examples.append(say("example_plain", low=item.min, high=item.max))
+        elif item.kind in ("integer", "decimal", "fraction", "multi_choice"):
             examples.append(say(f"example_{item.kind}", unit=item.unit))
         elif item.kind == "text":
             examples.append(say("example_text", limit=item.max_length))

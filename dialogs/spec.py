@@ -103,6 +103,7 @@ class Item(_Strict):
     min: float | None = None
     max: float | None = None
     max_length: int = 1000
+    plain: bool = False  # a number written without thousands separators (a year: 2020)
     table: str | None = None
     row: str | None = None
 

@@ -54,5 +54,5 @@ def format_value(item: Item, value: Any, *, with_unit: bool = True) -> str:
     if isinstance(value, FractionValue):
         return f"{format_number(value.part)}/{format_number(value.whole)}{unit}"
     if isinstance(value, int | float):
-        return f"{format_number(value)}{unit}"
+        return f"{value if item.plain else format_number(value)}{unit}"
     return str(value)
