@@ -118,10 +118,34 @@ class Engine:
                 try:
                     # A bare connection, not an ORM session: this is the hot path.
                     async with self.db.engine.begin() as connection:
-                        return await self._turn(connection, inbound)
+                        replies = await self._turn(connection, inbound)
+                    break
                 except repo.StaleVersion:
                     continue
-            return [Outbound(say("busy"))]
+            else:
+                return [Outbound(say("busy"))]
+        # Documents are rendered after the commit: they must see the submission as submitted,
+        # and a slow PDF must not hold the database's write lock.
+        return [*replies, *await self._documents(replies)]
+
+    async def _documents(self, replies: list[Outbound]) -> list[Outbound]:
+        submitted = [r.extra["submitted"] for r in replies if "submitted" in r.extra]
+        if not submitted or self.render_documents is None:
+            return []
+        documents = []
+        try:
+            for document in await self.render_documents(submitted[0]):
+                documents.append(Outbound(document.filename, document=document))
+        except Exception:  # the submission stands even if a document fails to render
+            log.exception("rendering documents of submission %s failed", submitted[0])
+        return documents
+
+    async def position(self, channel: str, user: str) -> str | None:
+        """The code of the question this person is at (read-only), e.g. for an apology
+        after a channel error; None when not bound or nothing is open."""
+        async with self.db.engine.connect() as connection:
+            views = await repo.load_turn_views(connection, channel, user)
+        return views[0].cursor if views else None
 
     async def bind(
         self,
@@ -466,7 +490,9 @@ class Engine:
         lines = [say("saved", code=item.code, value=fmt.format_value(item, value))]
         lines += self._computed_changes(turn.spec, before, turn.state)
         self._advance(turn, item)
-        return self._ask_current(turn, ["\n".join(lines)])
+        replies = self._ask_current(turn, ["\n".join(lines)])
+        replies[0].extra["accepted"] = item.code
+        return replies
 
     async def _store(
         self, session, submission, before: FormState, after: FormState, item, who, inbound
@@ -662,14 +688,8 @@ class Engine:
         turn.submission.status = status
         turn.phase = CONVERSATION.next(turn.phase, "submit")
         turn.cursor = None
-        replies = [Outbound(say("submitted", unit=turn.unit.name, year=turn.submission.year))]
-        if self.render_documents is not None:
-            try:
-                for document in await self.render_documents(turn.submission.id):
-                    replies.append(Outbound(document.filename, document=document))
-            except Exception:  # the submission stands even if a document fails to render
-                log.exception("rendering documents of submission %s failed", turn.submission.id)
-        return replies
+        text = say("submitted", unit=turn.unit.name, year=turn.submission.year)
+        return [Outbound(text, extra={"submitted": turn.submission.id})]
 
     # Review and progress ---------------------------------------------------------------------
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -117,3 +117,75 @@ class Invite(SQLModel, table=True):
     uses_left: int | None = None  # None: unlimited
     expires_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Campaign(SQLModel, table=True):
+    """One reporting round of a form: ``<form>-<year>``, with a deadline and the days before it
+    on which reminders go out (0 is the deadline day)."""
+
+    __tablename__ = "campaigns"
+    id: str = Field(primary_key=True)
+    form_id: str
+    year: int
+    deadline: date
+    reminder_days: list[int] = Field(default_factory=lambda: [7, 3, 1, 0], sa_column=Column(JSON))
+    status: str = "open"  # open | closed
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class InviteAttempt(SQLModel, table=True):
+    """A wrong invite code someone typed; too many within an hour locks them out for a while."""
+
+    __tablename__ = "invite_attempts"
+    __table_args__ = (Index("ix_invite_attempts_who", "channel", "external_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    code: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Broadcast(SQLModel, table=True):
+    """One reminder round or announcement: who started it (for progress notes) and how many
+    messages it queued."""
+
+    __tablename__ = "broadcasts"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # reminder | announcement
+    campaign_id: str | None = None
+    audience: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    started_by_channel: str | None = None
+    started_by: str | None = None
+    total: int = 0
+    reported: int = 0  # the last progress milestone (percent) told to whoever started it
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver: queued → sending → sent / failed (with reason) / blocked.
+
+    ``key`` is the idempotency key (campaign, reminder and user; broadcast and user; …), so the
+    same message is never queued twice; a row is marked ``sending`` before the request leaves,
+    so a crash never sends it again."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "priority", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    channel: str
+    external_id: str
+    respondent_id: int | None = Field(default=None, foreign_key="respondents.id")
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcasts.id", index=True)
+    kind: str  # reminder | announcement | returned | approved | progress
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    priority: int = 10  # lower goes first
+    status: str = "queued"  # queued | sending | sent | failed | blocked
+    attempts: int = 0
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

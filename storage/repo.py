@@ -6,17 +6,22 @@ turn of the conversation is one transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Answer,
     AnswerHistory,
+    Broadcast,
+    Campaign,
     Invite,
+    InviteAttempt,
+    OutboxMessage,
     ProcessedMessage,
     Respondent,
     Submission,
@@ -29,19 +34,162 @@ class StaleVersion(RuntimeError):
     """Another writer changed the submission first; the turn must be retried."""
 
 
-def _insert_for(session: AsyncSession):
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+def _dialect_name(executor) -> str:
+    """For an AsyncSession or an AsyncConnection."""
+    return (getattr(executor, "dialect", None) or executor.bind.dialect).name
 
 
-async def mark_processed(session: AsyncSession, channel: str, chat: str, message_id: str) -> bool:
-    """Record a message as handled; False when it was handled before (a re-delivery)."""
-    stmt = (
-        _insert_for(session)(ProcessedMessage)
-        .values(channel=channel, chat=chat, message_id=message_id, at=utcnow())
-        .on_conflict_do_nothing()
+def _insert_for(executor) -> Any:
+    """The dialect's INSERT (for ON CONFLICT)."""
+    return postgresql.insert if _dialect_name(executor) == "postgresql" else sqlite.insert
+
+
+# Statements of the per-message path are built once, on the tables (not the ORM classes), and
+# executed with parameters: building and cache-keying a statement per call costs more than
+# running it.
+_ANSWERS = Answer.__table__
+_HISTORY = AnswerHistory.__table__
+_PROCESSED = ProcessedMessage.__table__
+
+
+def _per_dialect(build) -> dict[str, Any]:
+    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
+
+
+_MARK_PROCESSED = _per_dialect(lambda ins: ins(_PROCESSED).on_conflict_do_nothing())
+
+
+def _upsert_answer(ins):
+    stmt = ins(_ANSWERS)
+    changed = ("raw", "value", "skipped", "respondent_id", "channel", "updated_at")
+    return stmt.on_conflict_do_update(
+        index_elements=["submission_id", "code"],
+        set_={name: stmt.excluded[name] for name in changed},
     )
-    result = await session.execute(stmt)
+
+
+_UPSERT_ANSWER = _per_dialect(_upsert_answer)
+_BUMP_VERSION = (
+    update(Submission.__table__)
+    .where(
+        Submission.__table__.c.id == bindparam("b_id"),
+        Submission.__table__.c.version == bindparam("b_expected"),
+    )
+    .values(version=bindparam("b_version"), updated_at=bindparam("b_now"))
+)
+_SAVE_CONVERSATION = (
+    update(Respondent.__table__)
+    .where(Respondent.__table__.c.id == bindparam("b_id"))
+    .values(
+        phase=bindparam("b_phase"),
+        cursor=bindparam("b_cursor"),
+        return_to=bindparam("b_return_to"),
+        last_seen_at=bindparam("b_now"),
+    )
+)
+
+
+async def mark_processed(executor, channel: str, chat: str, message_id: str) -> bool:
+    """Record a message as handled; False when it was handled before (a re-delivery)."""
+    row = {"channel": channel, "chat": chat, "message_id": message_id, "at": utcnow()}
+    result = await executor.execute(_MARK_PROCESSED[_dialect_name(executor)], row)
     return result.rowcount == 1
+
+
+# The per-message read ------------------------------------------------------------------------
+
+
+@dataclass
+class RespondentView:
+    id: int
+    channel: str
+    external_id: str
+    role: str
+    unit_id: int | None
+    submission_id: int | None
+    phase: str
+    cursor: str | None
+    return_to: str | None
+
+
+@dataclass
+class SubmissionView:
+    id: int
+    unit_id: int
+    form_id: str
+    year: int
+    status: str
+    version: int
+    submitted_at: datetime | None
+    returned_reason: str | None
+
+
+@dataclass
+class UnitView:
+    id: int
+    name: str
+    form_id: str
+
+
+_LOAD_TURN_VIEWS = (
+    select(
+        Respondent.id,
+        Respondent.role,
+        Respondent.unit_id,
+        Respondent.submission_id,
+        Respondent.phase,
+        Respondent.cursor,
+        Respondent.return_to,
+        Submission.unit_id.label("s_unit_id"),
+        Submission.form_id,
+        Submission.year,
+        Submission.status,
+        Submission.version,
+        Submission.submitted_at,
+        Submission.returned_reason,
+        Unit.name,
+        Unit.form_id.label("unit_form_id"),
+    )
+    .join(Submission, Submission.id == Respondent.submission_id)
+    .join(Unit, Unit.id == Submission.unit_id)
+    .where(
+        Respondent.channel == bindparam("b_channel"),
+        Respondent.external_id == bindparam("b_external_id"),
+    )
+)
+
+
+async def load_turn_views(
+    executor, channel: str, external_id: str
+) -> tuple[RespondentView, SubmissionView, UnitView] | None:
+    """The respondent, their submission and unit in one query (the hot path of every turn);
+    None when this person is not bound to a submission."""
+    params = {"b_channel": channel, "b_external_id": external_id}
+    row = (await executor.execute(_LOAD_TURN_VIEWS, params)).first()
+    if row is None:
+        return None
+    respondent = RespondentView(
+        row.id,
+        channel,
+        external_id,
+        row.role,
+        row.unit_id,
+        row.submission_id,
+        row.phase,
+        row.cursor,
+        row.return_to,
+    )
+    submission = SubmissionView(
+        row.submission_id,
+        row.s_unit_id,
+        row.form_id,
+        row.year,
+        row.status,
+        row.version,
+        row.submitted_at,
+        row.returned_reason,
+    )
+    return respondent, submission, UnitView(row.s_unit_id, row.name, row.unit_form_id)
 
 
 # Units ---------------------------------------------------------------------------------------
@@ -96,27 +244,30 @@ async def submission_version(session: AsyncSession, submission_id: int) -> tuple
 
 async def bump_version(session: AsyncSession, submission_id: int, expected: int, **changes) -> int:
     """Optimistic write guard: raises StaleVersion if someone else wrote since ``expected``."""
-    stmt = (
-        update(Submission)
-        .where(Submission.id == submission_id, Submission.version == expected)
-        .values(version=expected + 1, updated_at=utcnow(), **changes)
-    )
-    result = await session.execute(stmt)
+    if changes:
+        stmt = (
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.version == expected)
+            .values(version=expected + 1, updated_at=utcnow(), **changes)
+        )
+        result = await session.execute(stmt)
+    else:
+        params = {"b_id": submission_id, "b_expected": expected}
+        params |= {"b_version": expected + 1, "b_now": utcnow()}
+        result = await session.execute(_BUMP_VERSION, params)
     if result.rowcount != 1:
         raise StaleVersion(submission_id)
     return expected + 1
 
 
-async def previous_submission(
-    session: AsyncSession, unit_id: int, form_id: str, year: int
-) -> Submission | None:
+async def previous_submission(session, unit_id: int, form_id: str, year: int) -> Submission | None:
     stmt = select(Submission).where(
         Submission.unit_id == unit_id,
         Submission.form_id == form_id,
         Submission.year == year - 1,
         Submission.status.in_(("submitted", "approved")),
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.execute(stmt)).scalars().first()
 
 
 async def list_submissions(session: AsyncSession) -> list[tuple[Submission, Unit]]:
@@ -127,9 +278,12 @@ async def list_submissions(session: AsyncSession) -> list[tuple[Submission, Unit
 # Answers -------------------------------------------------------------------------------------
 
 
-async def load_answers(session: AsyncSession, submission_id: int) -> list[Answer]:
-    stmt = select(Answer).where(Answer.submission_id == submission_id)
-    return list((await session.execute(stmt)).scalars())
+async def load_answers(executor, submission_id: int) -> list[Any]:
+    """Rows with ``code``, ``value``, ``skipped`` and ``raw``."""
+    stmt = select(Answer.code, Answer.value, Answer.skipped, Answer.raw).where(
+        Answer.submission_id == submission_id
+    )
+    return list((await executor.execute(stmt)).all())
 
 
 async def save_answer(
@@ -147,36 +301,29 @@ async def save_answer(
 ) -> None:
     """Upsert the current answer and append the change to the history."""
     now = utcnow()
-    row = dict(
-        submission_id=submission_id,
-        code=code,
-        raw=raw,
-        value=value,
-        skipped=skipped,
-        respondent_id=respondent_id,
-        channel=channel,
-        updated_at=now,
-    )
-    stmt = _insert_for(session)(Answer).values(**row)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["submission_id", "code"],
-        set_={k: stmt.excluded[k] for k in ("raw", "value", "skipped", "respondent_id")}
-        | {"channel": stmt.excluded.channel, "updated_at": stmt.excluded.updated_at},
-    )
-    await session.execute(stmt)
-    await session.execute(
-        insert(AnswerHistory).values(
-            submission_id=submission_id,
-            code=code,
-            old_value=old_value,
-            new_value=value,
-            raw=raw,
-            respondent_id=respondent_id,
-            channel=channel,
-            message_id=message_id,
-            at=now,
-        )
-    )
+    row = {
+        "submission_id": submission_id,
+        "code": code,
+        "raw": raw,
+        "value": value,
+        "skipped": skipped,
+        "respondent_id": respondent_id,
+        "channel": channel,
+        "updated_at": now,
+    }
+    await session.execute(_UPSERT_ANSWER[_dialect_name(session)], row)
+    history = {
+        "submission_id": submission_id,
+        "code": code,
+        "old_value": old_value,
+        "new_value": value,
+        "raw": raw,
+        "respondent_id": respondent_id,
+        "channel": channel,
+        "message_id": message_id,
+        "at": now,
+    }
+    await session.execute(insert(_HISTORY), history)
 
 
 async def answer_history(session: AsyncSession, submission_id: int) -> list[AnswerHistory]:
@@ -237,11 +384,14 @@ async def save_conversation(
     cursor: str | None,
     return_to: str | None,
 ) -> None:
-    await session.execute(
-        update(Respondent)
-        .where(Respondent.id == respondent_id)
-        .values(phase=phase, cursor=cursor, return_to=return_to, last_seen_at=utcnow())
-    )
+    params = {
+        "b_id": respondent_id,
+        "b_phase": phase,
+        "b_cursor": cursor,
+        "b_return_to": return_to,
+        "b_now": utcnow(),
+    }
+    await session.execute(_SAVE_CONVERSATION, params)
 
 
 async def respondents_of_unit(session: AsyncSession, unit_id: int) -> list[Respondent]:
@@ -285,3 +435,374 @@ async def use_invite(session: AsyncSession, invite: Invite) -> None:
     if invite.uses_left is not None:
         invite.uses_left -= 1
         await session.flush()
+
+
+# Operations: units, campaigns, roles --------------------------------------------------------
+
+
+async def upsert_unit(
+    session: AsyncSession,
+    name: str,
+    form_id: str,
+    parent: str | None = None,
+    contact: str | None = None,
+) -> tuple[Unit, str]:
+    """Create or update a unit by name; returns it and "created", "updated" or "unchanged"."""
+    unit = await find_unit(session, name)
+    if unit is None:
+        unit = Unit(name=name, form_id=form_id, parent=parent, contact=contact)
+        session.add(unit)
+        await session.flush()
+        return unit, "created"
+    if (unit.form_id, unit.parent, unit.contact) == (form_id, parent, contact):
+        return unit, "unchanged"
+    unit.form_id, unit.parent, unit.contact = form_id, parent, contact
+    await session.flush()
+    return unit, "updated"
+
+
+async def list_units(session: AsyncSession, form_id: str | None = None) -> list[Unit]:
+    stmt = select(Unit).order_by(Unit.form_id, Unit.name)
+    if form_id is not None:
+        stmt = stmt.where(Unit.form_id == form_id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_campaign(session: AsyncSession, campaign_id: str) -> Campaign | None:
+    return await session.get(Campaign, campaign_id)
+
+
+async def open_campaign(
+    session: AsyncSession,
+    *,
+    campaign_id: str,
+    form_id: str,
+    year: int,
+    deadline: date,
+    reminder_days: list[int],
+) -> tuple[Campaign, bool]:
+    """Open (or re-open with a new deadline) the campaign of a form and year; True if new."""
+    campaign = await get_campaign(session, campaign_id)
+    created = campaign is None
+    if campaign is None:
+        campaign = Campaign(id=campaign_id, form_id=form_id, year=year, deadline=deadline)
+        session.add(campaign)
+    campaign.deadline = deadline
+    campaign.reminder_days = list(reminder_days)
+    campaign.status = "open"
+    await session.flush()
+    return campaign, created
+
+
+async def open_campaigns(session: AsyncSession, form_id: str | None = None) -> list[Campaign]:
+    stmt = select(Campaign).where(Campaign.status == "open")
+    if form_id is not None:
+        stmt = stmt.where(Campaign.form_id == form_id)
+    return list((await session.execute(stmt.order_by(Campaign.year.desc(), Campaign.id))).scalars())
+
+
+async def find_submission(
+    session: AsyncSession, unit_id: int, form_id: str, year: int
+) -> Submission | None:
+    stmt = select(Submission).where(
+        Submission.unit_id == unit_id, Submission.form_id == form_id, Submission.year == year
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def submissions_of(session: AsyncSession, form_id: str, year: int) -> list[Submission]:
+    stmt = select(Submission).where(Submission.form_id == form_id, Submission.year == year)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def answers_of(session: AsyncSession, submission_ids: list[int]) -> list[Answer]:
+    if not submission_ids:
+        return []
+    stmt = select(Answer).where(Answer.submission_id.in_(submission_ids))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def respondents_of_units(session: AsyncSession, unit_ids: list[int]) -> list[Respondent]:
+    if not unit_ids:
+        return []
+    stmt = select(Respondent).where(Respondent.unit_id.in_(unit_ids)).order_by(Respondent.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def set_role(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    role: str,
+    unit_id: int | None = None,
+    keep_unit: bool = True,
+    name: str | None = None,
+) -> Respondent:
+    """Give a chat user a role (creating the row if they never wrote). With ``keep_unit`` the
+    unit and submission binding stay; otherwise the user moves to ``unit_id`` and keeps the
+    submission only if it belongs to that unit."""
+    respondent = await get_respondent(session, channel, external_id)
+    if respondent is None:
+        respondent = Respondent(channel=channel, external_id=external_id, phase="answering")
+        session.add(respondent)
+    respondent.role = role
+    respondent.name = name or respondent.name
+    if not keep_unit and respondent.unit_id != unit_id:
+        respondent.unit_id = unit_id
+        respondent.submission_id = None
+        respondent.cursor = None
+    await session.flush()
+    return respondent
+
+
+async def respondents_with_role(session: AsyncSession, role: str) -> list[Respondent]:
+    stmt = select(Respondent).where(Respondent.role == role).order_by(Respondent.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def set_blocked(session: AsyncSession, channel: str, external_id: str, blocked: bool) -> None:
+    await session.execute(
+        update(Respondent)
+        .where(Respondent.channel == channel, Respondent.external_id == external_id)
+        .values(blocked=blocked)
+    )
+
+
+async def last_answer_times(
+    session: AsyncSession, submission_ids: list[int]
+) -> dict[int, datetime]:
+    if not submission_ids:
+        return {}
+    stmt = (
+        select(Answer.submission_id, func.max(Answer.updated_at))
+        .where(Answer.submission_id.in_(submission_ids))
+        .group_by(Answer.submission_id)
+    )
+    return {sid: at for sid, at in (await session.execute(stmt)).all()}
+
+
+# Invites: atomic use, wrong-code attempts ----------------------------------------------------
+
+
+async def consume_invite(session: AsyncSession, code: str) -> bool:
+    """Take one use of an invite; False when none is left (checked and taken in one statement,
+    so two people opening the last use at once cannot both get it)."""
+    invite = await get_invite(session, code)
+    if invite is None:
+        return False
+    if invite.uses_left is None:
+        return True
+    result = await session.execute(
+        update(Invite)
+        .where(Invite.code == code, Invite.uses_left > 0)
+        .values(uses_left=Invite.uses_left - 1)
+    )
+    await session.refresh(invite)
+    return result.rowcount == 1
+
+
+async def record_wrong_code(
+    session: AsyncSession, channel: str, external_id: str, code: str, at: datetime
+) -> None:
+    session.add(InviteAttempt(channel=channel, external_id=external_id, code=code[:64], at=at))
+    await session.flush()
+
+
+async def wrong_codes_since(
+    session: AsyncSession, channel: str, external_id: str, since: datetime
+) -> list[datetime]:
+    stmt = (
+        select(InviteAttempt.at)
+        .where(
+            InviteAttempt.channel == channel,
+            InviteAttempt.external_id == external_id,
+            InviteAttempt.at > since,
+        )
+        .order_by(InviteAttempt.at)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def forget_wrong_codes(session: AsyncSession, before: datetime) -> None:
+    await session.execute(delete(InviteAttempt).where(InviteAttempt.at < before))
+
+
+# Outbox --------------------------------------------------------------------------------------
+
+OUTBOX_CHUNK = 500
+
+
+async def create_broadcast(session: AsyncSession, **fields) -> Broadcast:
+    broadcast = Broadcast(**fields)
+    session.add(broadcast)
+    await session.flush()
+    return broadcast
+
+
+async def get_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    return await session.get(Broadcast, broadcast_id)
+
+
+async def enqueue(session: AsyncSession, rows: list[dict]) -> int:
+    """Queue messages; a row whose ``key`` is already queued (or sent) is left out. Returns how
+    many were queued."""
+    now = utcnow()
+    queued = 0
+    for start in range(0, len(rows), OUTBOX_CHUNK):
+        chunk = [
+            {"status": "queued", "attempts": 0, "priority": 10, "created_at": now}
+            | row
+            | {"updated_at": now}
+            for row in rows[start : start + OUTBOX_CHUNK]
+        ]
+        columns = sorted({k for row in chunk for k in row})
+        chunk = [{c: row.get(c) for c in columns} for row in chunk]
+        stmt = _insert_for(session)(OutboxMessage).values(chunk).on_conflict_do_nothing()
+        queued += (await session.execute(stmt)).rowcount
+    return queued
+
+
+async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), OUTBOX_CHUNK):
+        stmt = select(OutboxMessage.key).where(
+            OutboxMessage.key.in_(keys[start : start + OUTBOX_CHUNK])
+        )
+        found.update((await session.execute(stmt)).scalars())
+    return found
+
+
+async def due_messages(
+    session: AsyncSession, now: datetime, channels: list[str], limit: int
+) -> list[OutboxMessage]:
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == "queued",
+            OutboxMessage.channel.in_(channels),
+            or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
+            or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at >= now),
+        )
+        .order_by(OutboxMessage.priority, OutboxMessage.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def next_due_time(session: AsyncSession, channels: list[str]) -> datetime | None:
+    """When the earliest deferred message (retry-after, back-off) may go; None if none."""
+    stmt = select(func.min(OutboxMessage.not_before)).where(
+        OutboxMessage.status == "queued",
+        OutboxMessage.channel.in_(channels),
+        or_(
+            OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > OutboxMessage.not_before
+        ),
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def claim_message(session: AsyncSession, message_id: int, now: datetime) -> bool:
+    """queued → sending, by one worker only (the row is committed as ``sending`` before the
+    request leaves, so a crash never sends it a second time)."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "queued")
+        .values(
+            status="sending",
+            attempts=OutboxMessage.attempts + 1,
+            updated_at=now,
+        )
+    )
+    return (await session.execute(stmt)).rowcount == 1
+
+
+async def finish_message(
+    session: AsyncSession,
+    message_id: int,
+    status: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    not_before: datetime | None = None,
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": now, "reason": reason}
+    if status == "sent":
+        values["sent_at"] = now
+    if status == "queued":
+        values["not_before"] = not_before
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
+        .values(**values)
+    )
+
+
+async def close_queued_for_chat(
+    session: AsyncSession,
+    channel: str,
+    external_id: str,
+    status: str,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Close every queued message to one chat (e.g. after the person blocked the bot)."""
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.external_id == external_id,
+            OutboxMessage.status == "queued",
+        )
+        .values(status=status, reason=reason, updated_at=now)
+    )
+    return (await session.execute(stmt)).rowcount
+
+
+async def expire_messages(session: AsyncSession, now: datetime) -> int:
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "queued",
+            OutboxMessage.expires_at.is_not(None),
+            OutboxMessage.expires_at < now,
+        )
+        .values(status="failed", reason="expired", updated_at=now)
+    )
+    return (await session.execute(stmt)).rowcount
+
+
+async def interrupted_messages(
+    session: AsyncSession, claimed_before: datetime, now: datetime
+) -> int:
+    """Messages left ``sending`` by a worker that died: whether they reached the person is
+    unknown, so they are closed as failed ("interrupted") and never sent again."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.updated_at < claimed_before)
+        .values(status="failed", reason="interrupted: delivery unknown", updated_at=now)
+    )
+    return (await session.execute(stmt)).rowcount
+
+
+async def outbox_counts(session: AsyncSession, broadcast_id: int | None = None) -> dict[str, int]:
+    stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    if broadcast_id is not None:
+        stmt = stmt.where(OutboxMessage.broadcast_id == broadcast_id)
+    return {status: n for status, n in (await session.execute(stmt)).all()}
+
+
+async def unfinished_broadcasts(session: AsyncSession) -> list[Broadcast]:
+    stmt = select(Broadcast).where(Broadcast.finished_at.is_(None)).order_by(Broadcast.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def outbox_messages(
+    session: AsyncSession, *, broadcast_id: int | None = None, status: str | None = None
+) -> list[OutboxMessage]:
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+    if broadcast_id is not None:
+        stmt = stmt.where(OutboxMessage.broadcast_id == broadcast_id)
+    if status is not None:
+        stmt = stmt.where(OutboxMessage.status == status)
+    return list((await session.execute(stmt)).scalars())

@@ -8,7 +8,7 @@ from chatting import Chat, next_id, submission_of
 from sqlalchemy import select
 
 from dialogs.engine import Engine
-from dialogs.messages import Inbound
+from dialogs.messages import Document, Inbound
 from storage import repo
 from storage.models import AnswerHistory
 
@@ -330,3 +330,30 @@ async def test_unbound_person_is_told_how_to_start(engine):
     reply = await Chat(engine, "stranger").say("xin chào")
     assert "chưa được mời" in reply
     assert "Mã mời «NOPE» không đúng" in await Chat(engine, "s2").say("/start NOPE")
+
+
+async def test_documents_are_rendered_after_the_submission_is_committed(database, mini_spec):
+    seen = []
+
+    async def render(submission_id: int) -> list[Document]:
+        async with database.session() as session:
+            seen.append((await repo.get_submission(session, submission_id)).status)
+        return [Document("phieu.docx", b"PK...", "application/octet-stream")]
+
+    chat = Chat(Engine(database, {"mini": mini_spec}, render_documents=render))
+    await chat.start()
+    await answer_all(chat)
+    await chat.say("/nop")
+    await chat.say("có")
+    assert seen == ["submitted"], "the renderer sees the committed submission"
+    assert [m.document.filename for m in chat.last if m.document] == ["phieu.docx"]
+    assert chat.last[0].extra["submitted"]
+
+
+async def test_position_is_read_from_the_database(engine, database, mini_spec):
+    chat = Chat(engine)
+    await chat.start()
+    await answer_all(chat, MINI_ANSWERS[:2])
+    other_worker = Engine(database, {"mini": mini_spec})
+    assert await other_worker.position("console", "u1") == "3.1"
+    assert await other_worker.position("console", "nobody") is None

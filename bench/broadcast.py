@@ -1,0 +1,309 @@
+"""Broadcast throughput: queued reminders through the outbox against a fake Bot API server.
+
+A local fake Bot API server (tornado, in a child process, 127.0.0.1 only) answers a share of
+the sendMessage calls (5 % by default) with 429 Too Many Requests (retry_after 1) or 502 Bad
+Gateway, half each, and records every message it accepts. The outbox dispatcher sends N queued
+reminders through python-telegram-bot's ``Bot`` at the configured rate. Printed: the achieved
+request rate as the server saw it (first to last call) next to the configured limit, the
+busiest second, the delivered rate, and lost and duplicate messages (from the server's record,
+checked against the outbox table). Last line: one JSON object.
+
+    python bench/broadcast.py                         # 10,000 messages at 30/s (~6 min)
+    python bench/broadcast.py --messages 1000 --rate 50
+    python bench/broadcast.py --database postgresql+asyncpg://postgres@127.0.0.1/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import time as clock_time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text  # noqa: E402
+
+from bot.outbox import Dispatcher, DispatchStats, QuietHours, TelegramSender  # noqa: E402
+from storage import repo  # noqa: E402
+from storage.db import Database  # noqa: E402
+
+TOKEN = "123456:BENCH"
+FIRST_CHAT = 10_000_000
+NEVER_QUIET = QuietHours(clock_time(0, 0), clock_time(0, 0))
+
+
+# The fake Bot API server (child process) ----------------------------------------------------
+
+
+def serve(fail: float, seed: int, max_seconds: float) -> None:
+    import tornado.ioloop
+    import tornado.netutil
+    import tornado.web
+    from tornado.httpserver import HTTPServer
+
+    logging.getLogger("tornado.access").disabled = True  # 5xx answers are the point here
+    rng = random.Random(seed)
+    record = {"calls": [], "accepted": Counter(), "e429": 0, "e502": 0}
+
+    class BotApi(tornado.web.RequestHandler):
+        def post(self, _token: str, method: str) -> None:
+            self.set_header("Content-Type", "application/json")
+            if method == "getMe":
+                me = {"id": 1, "is_bot": True, "first_name": "bench", "username": "bench_bot"}
+                self.write(json.dumps({"ok": True, "result": me}))
+                return
+            if method != "sendMessage":
+                self.write(json.dumps({"ok": True, "result": True}))
+                return
+            chat = int(self.get_body_argument("chat_id"))
+            record["calls"].append(time.time())
+            draw = rng.random()
+            if draw < fail / 2:
+                record["e429"] += 1
+                self.set_status(429)
+                body = {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1},
+                }
+                self.write(json.dumps(body))
+                return
+            if draw < fail:
+                record["e502"] += 1
+                self.set_status(502)
+                self.write(
+                    json.dumps({"ok": False, "error_code": 502, "description": "Bad Gateway"})
+                )
+                return
+            record["accepted"][chat] += 1
+            message = {
+                "message_id": sum(record["accepted"].values()),
+                "date": int(time.time()),
+                "chat": {"id": chat, "type": "private"},
+                "text": self.get_body_argument("text"),
+            }
+            self.write(json.dumps({"ok": True, "result": message}))
+
+    class Stats(tornado.web.RequestHandler):
+        def get(self) -> None:
+            self.write(
+                {
+                    "calls": record["calls"],
+                    "e429": record["e429"],
+                    "e502": record["e502"],
+                    "accepted": {str(k): v for k, v in record["accepted"].items()},
+                }
+            )
+
+    app = tornado.web.Application([(r"/bot([^/]+)/(\w+)", BotApi), (r"/stats", Stats)])
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    HTTPServer(app).add_sockets(sockets)
+    print(sockets[0].getsockname()[1], flush=True)
+    loop = tornado.ioloop.IOLoop.current()
+    loop.call_later(max_seconds, loop.stop)  # never outlives a forgotten run
+    loop.start()
+
+
+def start_server(fail: float, seed: int, max_seconds: float) -> tuple[subprocess.Popen, int]:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            "--fail",
+            str(fail),
+            "--seed",
+            str(seed),
+            "--max-seconds",
+            str(max_seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    port = int(child.stdout.readline())
+    return child, port
+
+
+# The run ------------------------------------------------------------------------------------
+
+
+class TimedSender:
+    """The Telegram sender, noting when each request leaves."""
+
+    def __init__(self, sender: TelegramSender) -> None:
+        self.sender = sender
+        self.channel = sender.channel
+        self.max_rate = sender.max_rate
+        self.per_chat_interval = sender.per_chat_interval
+        self.times: list[float] = []
+
+    async def send(self, external_id: str, text: str):
+        self.times.append(time.time())
+        return await self.sender.send(external_id, text)
+
+
+async def prepare(database: Database, messages: int) -> None:
+    await database.upgrade()
+    async with database.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM outbox"))
+        await connection.execute(text("DELETE FROM broadcasts"))
+    async with database.session() as session, session.begin():
+        broadcast = await repo.create_broadcast(session, kind="reminder", campaign_id="bench")
+        rows = [
+            {
+                "key": f"reminder:bench:{FIRST_CHAT + n}",
+                "channel": "telegram",
+                "external_id": str(FIRST_CHAT + n),
+                "broadcast_id": broadcast.id,
+                "kind": "reminder",
+                "text": f"⏰ Nhắc việc: phiếu của đơn vị số {n} còn 3 ngày nữa là hết hạn.",
+            }
+            for n in range(messages)
+        ]
+        broadcast.total = await repo.enqueue(session, rows)
+
+
+async def run(args: argparse.Namespace, port: int) -> dict:
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    if args.database:
+        database = Database(args.database)
+        scratch = None
+    else:
+        scratch = tempfile.TemporaryDirectory()
+        database = Database(f"sqlite+aiosqlite:///{scratch.name}/bench.db")
+    try:
+        await prepare(database, args.messages)
+        bot = Bot(
+            TOKEN,
+            base_url=f"http://127.0.0.1:{port}/bot",
+            request=HTTPXRequest(connection_pool_size=args.concurrency),
+        )
+        sender = TimedSender(TelegramSender(bot, max_rate=args.rate))
+        dispatcher = Dispatcher(
+            database,
+            {"telegram": sender},
+            concurrency=args.concurrency,
+            quiet=QuietHours.from_env() if args.quiet_hours else NEVER_QUIET,
+            progress_every=10.0,
+        )
+
+        def progress(stats: DispatchStats) -> None:
+            print(
+                f"  {stats.elapsed:6.0f} s  sent {stats.sent:>6} / {args.messages}  "
+                f"retried {stats.retried}  failed {stats.failed}",
+                flush=True,
+            )
+
+        async with bot:
+            stats = await dispatcher.run(until_idle=True, on_progress=progress)
+        async with database.session() as session:
+            counts = await repo.outbox_counts(session)
+        return {"stats": stats, "outbox": counts, "sent_at": sender.times}
+    finally:
+        await database.dispose()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def fetch_stats(port: int) -> dict:
+    import httpx
+
+    return httpx.get(f"http://127.0.0.1:{port}/stats", timeout=30).json()
+
+
+def peak_per_second(calls: list[float]) -> int:
+    """The most calls in any one-second window."""
+    peak, start = 0, 0
+    for end, moment in enumerate(calls):
+        while moment - calls[start] >= 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=30.0, help="messages per second (limit)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--fail", type=float, default=0.05, help="share of 429/502 answers")
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--database", help="default: a scratch SQLite file")
+    parser.add_argument("--quiet-hours", action="store_true", help="respect quiet hours")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--max-seconds", type=float, default=3600.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.fail, args.seed, args.max_seconds)
+        return 0
+
+    budget = 120 + 2 * args.messages / args.rate
+    child, port = start_server(args.fail, args.seed, budget)
+    try:
+        print(
+            f"{args.messages} queued reminders, limit {args.rate:g}/s, concurrency "
+            f"{args.concurrency}, fake Bot API on 127.0.0.1:{port} answering "
+            f"{100 * args.fail:g} % with 429 (retry_after 1) or 502",
+            flush=True,
+        )
+        started = time.monotonic()
+        result = asyncio.run(run(args, port))
+        wall = time.monotonic() - started
+        server = fetch_stats(port)
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+    calls = server["calls"]
+    accepted = Counter({int(k): v for k, v in server["accepted"].items()})
+    expected = {FIRST_CHAT + n for n in range(args.messages)}
+    lost = len(expected - set(accepted))
+    duplicates = sum(n - 1 for n in accepted.values() if n > 1)
+    span = calls[-1] - calls[0] if len(calls) > 1 else 0.0
+    request_rate = (len(calls) - 1) / span if span else 0.0
+    delivered_rate = (len(accepted) - 1) / span if span else 0.0
+    stats: DispatchStats = result["stats"]
+    figures = {
+        "messages": args.messages,
+        "configured_rate": args.rate,
+        "achieved_rate": round(request_rate, 2),
+        "achieved_rate_ratio": round(request_rate / args.rate, 4),
+        "peak_calls_in_one_second_sent": peak_per_second(result["sent_at"]),
+        "peak_calls_in_one_second_received": peak_per_second(calls),
+        "delivered_rate": round(delivered_rate, 2),
+        "calls": len(calls),
+        "answered_429": server["e429"],
+        "answered_502": server["e502"],
+        "lost": lost,
+        "duplicates": duplicates,
+        "outbox": result["outbox"],
+        "retried": stats.retried,
+        "seconds": round(wall, 1),
+    }
+    print(
+        f"achieved {request_rate:.2f} requests/s against a limit of {args.rate:g}/s "
+        f"({100 * request_rate / args.rate:.1f} %); busiest second "
+        f"{figures['peak_calls_in_one_second_sent']} calls as sent, "
+        f"{figures['peak_calls_in_one_second_received']} as received; "
+        f"delivered {delivered_rate:.2f} messages/s "
+        f"({server['e429']} × 429, {server['e502']} × 502 answered and retried)"
+    )
+    print(f"lost {lost}, duplicates {duplicates}, outbox {result['outbox']}, {wall:.0f} s")
+    print(json.dumps(figures))
+    return 0 if lost == 0 and duplicates == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,472 @@
+"""Delivering the outbox: reminders, announcements and notices, paced and crash-safe.
+
+Every message is a row in the ``outbox`` table with an idempotency key. The dispatcher takes
+due rows one by one, marks each ``sending`` (committed) before the request leaves, and records
+the outcome: ``sent``; ``blocked`` (the person blocked the bot: marked, skipped from then on);
+``failed`` with a reason; or back to ``queued`` with a time to retry (429 retry-after, a 5xx or
+network error). A worker that dies leaves at most ``concurrency`` rows ``sending``; they are
+closed as ``failed: interrupted`` and never sent again, because a Bot API send has no
+idempotency of its own and a second copy is worse than a missing reminder the IT team can see.
+
+Pacing (per channel, from the sender): an overall rate (Telegram: about 30 messages a second;
+the default leaves room for the live conversation) kept by ``Pacer``, one message per second
+per chat, and a retry-after that holds back only the chat it was about, so one 429 does not
+stall a 10,000-message broadcast. When the sender wraps the running application's bot, PTB's
+``AIORateLimiter`` on that bot still caps everything the bot sends (replies included).
+Nothing is sent in quiet hours (21:00–07:00 Asia/Ho_Chi_Minh by default); what falls in them
+waits.
+
+Senders are channel-agnostic: ``send(external_id, text)`` returns a ``SendResult``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time as clock
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+from dialogs.campaigns import LOCAL_TZ, local_time
+from storage import repo
+from storage.db import Database
+from storage.models import Broadcast, utcnow
+from templates.messages import say
+
+log = logging.getLogger(__name__)
+
+SENT, BLOCKED, RETRY, FAILED = "sent", "blocked", "retry", "failed"
+DEFAULT_RATE = 25.0  # Telegram allows about 30/s per bot; the rest is for live replies
+LONG_BROADCAST = 50  # broadcasts at least this long report progress at 25, 50 and 75 %
+MILESTONES = (25, 50, 75)
+CATCH_UP = 1.0  # seconds of schedule a pacer may make up after a stall
+# No more than ``rate`` requests within this window: a second, plus room for the few
+# milliseconds between the pacer's go and the request leaving (costs 1 % of the rate).
+WINDOW = 1.01
+
+
+def configured_rate() -> float | None:
+    """``FORMBOT_OUTBOX_RATE``: messages per second for every channel (default: the sender's,
+    25/s on Telegram)."""
+    raw = os.environ.get("FORMBOT_OUTBOX_RATE", "").strip()
+    if not raw:
+        return None
+    rate = float(raw)
+    if not 0 < rate <= 30:
+        raise ValueError(f"FORMBOT_OUTBOX_RATE must be above 0 and at most 30, not {raw}")
+    return rate
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: str  # sent | blocked | retry | failed
+    retry_after: float | None = None
+    reason: str | None = None
+
+
+class Sender(Protocol):
+    """One channel's way to deliver a text message to a person."""
+
+    channel: str
+    max_rate: float  # messages per second overall
+    per_chat_interval: float  # seconds between two messages to one chat
+
+    async def send(self, external_id: str, text: str) -> SendResult: ...
+
+
+class TelegramSender:
+    """Sends with a ``telegram.Bot`` (the running application's ``application.bot``, or a
+    plain ``Bot`` for the CLI and the benchmark) and turns PTB's errors into outcomes."""
+
+    channel = "telegram"
+    per_chat_interval = 1.0
+
+    def __init__(self, bot, max_rate: float = DEFAULT_RATE) -> None:
+        self.bot = bot
+        self.max_rate = max_rate
+
+    async def send(self, external_id: str, text: str) -> SendResult:
+        from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+        chat_id: int | str = int(external_id) if external_id.lstrip("-").isdigit() else external_id
+        try:
+            await self.bot.send_message(chat_id=chat_id, text=text)
+        except RetryAfter as error:
+            return SendResult(RETRY, _seconds(error.retry_after), "429 retry after")
+        except Forbidden as error:  # "bot was blocked by the user", "user is deactivated"
+            return SendResult(BLOCKED, reason=str(error))
+        except BadRequest as error:  # "chat not found" and the like: trying again won't help
+            return SendResult(FAILED, reason=str(error))
+        except NetworkError as error:  # 5xx, timeouts, connection errors (TimedOut included)
+            return SendResult(RETRY, reason=str(error) or type(error).__name__)
+        except TelegramError as error:
+            return SendResult(FAILED, reason=str(error))
+        return SendResult(SENT)
+
+
+class ZaloSender:
+    """Sends with the Zalo channel's API client (``bot.zalo_api.ZaloApi``: ``send_message``
+    raising an error with ``error_code`` and ``transient``). Zalo publishes no broadcast limit;
+    10 a second and one per second per chat are a cautious guess."""
+
+    channel = "zalo"
+    per_chat_interval = 1.0
+
+    def __init__(self, api, max_rate: float = 10.0) -> None:
+        self.api = api
+        self.max_rate = max_rate
+
+    async def send(self, external_id: str, text: str) -> SendResult:
+        try:
+            await self.api.send_message(external_id, text)
+        except Exception as error:
+            code = getattr(error, "error_code", None)
+            if getattr(error, "transient", False):
+                return SendResult(RETRY, reason=str(error))
+            if code == 403:
+                return SendResult(BLOCKED, reason=str(error))
+            if code is None and not hasattr(error, "transient"):
+                raise  # not an API error: a bug, logged by the dispatcher
+            return SendResult(FAILED, reason=str(error))
+        return SendResult(SENT)
+
+
+def _seconds(value) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours in which nothing is sent; ``start`` > ``end`` spans midnight."""
+
+    start: time = time(21, 0)
+    end: time = time(7, 0)
+
+    @classmethod
+    def from_env(cls) -> QuietHours:
+        """``FORMBOT_QUIET_HOURS=21:00-07:00`` (``off`` to send at any hour)."""
+        raw = os.environ.get("FORMBOT_QUIET_HOURS", "").strip()
+        if not raw:
+            return cls()
+        if raw.lower() in ("off", "none", "0"):
+            return cls(time(0, 0), time(0, 0))
+        start, _, end = raw.partition("-")
+        return cls(time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+
+    def contains(self, now: datetime) -> bool:
+        local = now.astimezone(LOCAL_TZ).time()
+        if self.start == self.end:
+            return False
+        if self.start > self.end:
+            return local >= self.start or local < self.end
+        return self.start <= local < self.end
+
+    def ends_after(self, now: datetime) -> datetime:
+        """When the quiet hours that contain ``now`` end (UTC)."""
+        local = now.astimezone(LOCAL_TZ)
+        day = local.date()
+        if local.time() >= self.end and self.start > self.end:
+            day += timedelta(days=1)
+        return local_time(day, self.end)
+
+
+class Pacer:
+    """At most ``rate`` requests a second, evenly spread, without bursts.
+
+    Request k leaves at ``start + k / rate``: a schedule, so a late wake-up or a stall of the
+    database (a WAL checkpoint) is made up afterwards instead of being lost, for up to
+    ``CATCH_UP`` seconds behind; and never more than ``rate`` requests leave in any one-second
+    window, however much is made up.
+
+    Why not ``aiolimiter`` (what PTB's ``AIORateLimiter`` is built on): its waiter sleeps a
+    whole interval after any work done between two acquisitions, which cost 10 % of the rate
+    in the benchmark at 50/s, and a deeper bucket lets a second hold more than the rate."""
+
+    def __init__(self, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError("the rate must be positive")
+        self.interval = 1.0 / rate
+        self._recent: deque[float] = deque(maxlen=max(1, int(rate)))
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:
+            now = clock.monotonic()
+            if self._next < now - CATCH_UP:
+                self._next = now - CATCH_UP
+            at = self._next
+            if len(self._recent) == self._recent.maxlen:
+                at = max(at, self._recent[0] + WINDOW)
+            if at > now:
+                await asyncio.sleep(at - now)
+            self._next = at + self.interval
+            self._recent.append(clock.monotonic())
+
+
+@dataclass
+class DispatchStats:
+    calls: int = 0
+    sent: int = 0
+    blocked: int = 0
+    failed: int = 0
+    retried: int = 0
+    expired: int = 0
+    interrupted: int = 0
+    quiet_until: datetime | None = None
+    started: float = field(default_factory=clock.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return clock.monotonic() - self.started
+
+
+class Dispatcher:
+    """Sends what is due in the outbox through the senders, one pacer per channel.
+
+    Several dispatchers (processes) may run on one PostgreSQL database: a row is claimed by an
+    UPDATE that only one of them wins."""
+
+    def __init__(
+        self,
+        database: Database,
+        senders: dict[str, Sender],
+        *,
+        rate: float | None = None,
+        concurrency: int = 16,
+        quiet: QuietHours | None = None,
+        max_attempts: int = 8,
+        lease: timedelta = timedelta(minutes=5),
+        batch: int = 200,
+        progress_every: float = 5.0,
+    ) -> None:
+        self.db = database
+        self.senders = senders
+        rate = rate if rate is not None else configured_rate()
+        self.rates = {
+            channel: rate if rate is not None else sender.max_rate
+            for channel, sender in senders.items()
+        }
+        self.pacers = {channel: Pacer(r) for channel, r in self.rates.items()}
+        self.concurrency = concurrency
+        self.quiet = quiet if quiet is not None else QuietHours.from_env()
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.batch = batch
+        self.progress_every = progress_every
+        self._chat_ready: dict[tuple[str, str], float] = {}
+        self._busy: set[tuple[str, str]] = set()
+        self.in_flight: set[asyncio.Task] = set()
+        self._running = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+
+    def _writing(self):
+        """SQLite has one writer at a time and makes the others sleep and retry; in one process
+        an asyncio lock queues them instead, without those sleeps (PostgreSQL needs none)."""
+        return self._write_lock if self.db.is_sqlite else contextlib.nullcontext()
+
+    @property
+    def running(self) -> bool:
+        return self._running.locked()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Stop taking new messages (those in flight are finished); for a clean shutdown."""
+        self._stop.set()
+
+    async def run(
+        self,
+        *,
+        until_idle: bool = True,
+        max_seconds: float | None = None,
+        stop: asyncio.Event | None = None,
+        on_progress: Callable[[DispatchStats], None] | None = None,
+    ) -> DispatchStats:
+        """Send until nothing is due (``until_idle``), ``max_seconds`` pass, ``stop`` is set,
+        or quiet hours begin. Messages in flight are always finished before returning."""
+        async with self._running:
+            return await self._run(until_idle, max_seconds, stop, on_progress)
+
+    async def _run(self, until_idle, max_seconds, stop, on_progress) -> DispatchStats:
+        stats = DispatchStats()
+        slots = asyncio.Semaphore(self.concurrency)
+        tasks = self.in_flight
+        channels = list(self.senders)
+        await self._housekeeping(stats)
+        last_report = clock.monotonic()
+
+        def over() -> bool:
+            if self._stop.is_set() or (stop is not None and stop.is_set()):
+                return True
+            return max_seconds is not None and stats.elapsed >= max_seconds
+
+        while not over():
+            now = utcnow()
+            if self.quiet.contains(now):
+                stats.quiet_until = self.quiet.ends_after(now)
+                break
+            async with self.db.session() as session:
+                rows = await repo.due_messages(session, now, channels, self.batch)
+            ready = [r for r in rows if self._chat_free((r.channel, r.external_id))]
+            if not ready:
+                if tasks:
+                    await asyncio.wait(tasks, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                wait = await self._idle_wait(rows, channels, now)
+                if wait is None and until_idle:
+                    break
+                await asyncio.sleep(min(wait if wait is not None else 1.0, 1.0))
+                continue
+            for row in ready:
+                chat = (row.channel, row.external_id)
+                if over() or self.quiet.contains(utcnow()):
+                    break
+                if not self._chat_free(chat):
+                    continue
+                if row.expires_at is not None and row.expires_at < utcnow():
+                    continue  # closed by the next housekeeping
+                await slots.acquire()
+                async with self._writing(), self.db.engine.begin() as connection:
+                    claimed = await repo.claim_message(connection, row.id, utcnow())
+                if not claimed:  # another worker took it
+                    slots.release()
+                    continue
+                self._busy.add(chat)
+                # The claim is committed; the request leaves on the pacer's schedule (the
+                # database write above happened while that slot was coming anyway).
+                await self.pacers[row.channel].wait()
+                task = asyncio.create_task(self._deliver(row, stats))
+                task.add_done_callback(lambda _t: slots.release())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if clock.monotonic() - last_report >= self.progress_every:
+                last_report = clock.monotonic()
+                await self._housekeeping(stats)
+                if on_progress is not None:
+                    on_progress(stats)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._housekeeping(stats)
+        if on_progress is not None:
+            on_progress(stats)
+        return stats
+
+    def _chat_free(self, chat: tuple[str, str]) -> bool:
+        return chat not in self._busy and self._chat_ready.get(chat, 0.0) <= clock.monotonic()
+
+    async def _idle_wait(self, rows, channels, now: datetime) -> float | None:
+        """Seconds until something may be due again; None when nothing is waiting."""
+        if rows:  # due, but their chats are resting (one message per second per chat)
+            soonest = min(self._chat_ready.get((r.channel, r.external_id), 0.0) for r in rows)
+            return max(0.05, soonest - clock.monotonic())
+        async with self.db.session() as session:
+            upcoming = await repo.next_due_time(session, channels)
+        if upcoming is None:
+            return None
+        return max(0.05, (upcoming - now).total_seconds())
+
+    async def _deliver(self, row, stats: DispatchStats) -> None:
+        chat = (row.channel, row.external_id)
+        sender = self.senders[row.channel]
+        result = SendResult(RETRY)
+        try:
+            stats.calls += 1
+            try:
+                result = await sender.send(row.external_id, row.text)
+            except Exception as error:  # a sender bug must not kill the dispatcher
+                log.exception("sender %s failed on outbox %s", row.channel, row.id)
+                result = SendResult(RETRY, reason=f"{type(error).__name__}: {error}")
+            try:
+                await self._record(row, result, stats)
+            except Exception:  # the row stays "sending" and is closed as interrupted later
+                log.exception("recording the outcome of outbox %s failed", row.id)
+        finally:
+            self._busy.discard(chat)
+            ready = clock.monotonic() + sender.per_chat_interval
+            if result.status == RETRY and result.retry_after:
+                ready = clock.monotonic() + result.retry_after
+            self._chat_ready[chat] = max(self._chat_ready.get(chat, 0.0), ready)
+
+    async def _record(self, row, result: SendResult, stats: DispatchStats) -> None:
+        now = utcnow()
+        async with self._writing(), self.db.engine.begin() as session:
+            if result.status == SENT:
+                stats.sent += 1
+                await repo.finish_message(session, row.id, "sent", now)
+            elif result.status == BLOCKED:
+                stats.blocked += 1
+                log.info("%s:%s blocked the bot", row.channel, row.external_id)
+                await repo.finish_message(session, row.id, "blocked", now, reason=result.reason)
+                await repo.set_blocked(session, row.channel, row.external_id, True)
+                await repo.close_queued_for_chat(
+                    session, row.channel, row.external_id, "blocked", "blocked the bot", now
+                )
+            elif result.status == RETRY and row.attempts + 1 < self.max_attempts:
+                stats.retried += 1
+                delay = result.retry_after or min(2.0**row.attempts, 300.0)  # 1 s, 2 s, 4 s…
+                await repo.finish_message(
+                    session,
+                    row.id,
+                    "queued",
+                    now,
+                    reason=result.reason,
+                    not_before=now + timedelta(seconds=delay),
+                )
+            else:
+                stats.failed += 1
+                log.warning("outbox %s to %s failed: %s", row.id, row.external_id, result.reason)
+                await repo.finish_message(session, row.id, "failed", now, reason=result.reason)
+
+    async def _housekeeping(self, stats: DispatchStats) -> None:
+        """Close expired and interrupted messages; report broadcast progress."""
+        now = utcnow()
+        async with self._writing(), self.db.session() as session, session.begin():
+            stats.expired += await repo.expire_messages(session, now)
+            stats.interrupted += await repo.interrupted_messages(session, now - self.lease, now)
+            for broadcast in await repo.unfinished_broadcasts(session):
+                await self._report(session, broadcast, now)
+
+    async def _report(self, session, broadcast: Broadcast, now: datetime) -> None:
+        """Progress (sent / total) to whoever started a long broadcast, and a last word."""
+        counts = await repo.outbox_counts(session, broadcast.id)
+        pending = counts.get("queued", 0) + counts.get("sending", 0)
+        figures = {
+            "sent": counts.get("sent", 0),
+            "total": broadcast.total,
+            "blocked": counts.get("blocked", 0),
+            "failed": counts.get("failed", 0),
+        }
+        note = None
+        if pending == 0:
+            broadcast.finished_at = now
+            note = ("done", say("broadcast_done", **figures))
+        elif broadcast.total >= LONG_BROADCAST and broadcast.total:
+            percent = 100 * (broadcast.total - pending) // broadcast.total
+            reached = [m for m in MILESTONES if m <= percent and m > broadcast.reported]
+            if reached:
+                broadcast.reported = reached[-1]
+                note = (str(reached[-1]), say("broadcast_progress", **figures))
+        if note is not None and broadcast.started_by and broadcast.started_by_channel:
+            await repo.enqueue(
+                session,
+                [
+                    {
+                        "key": f"progress:{broadcast.id}:{note[0]}",
+                        "channel": broadcast.started_by_channel,
+                        "external_id": broadcast.started_by,
+                        "kind": "progress",
+                        "text": note[1],
+                        "priority": 0,
+                    }
+                ],
+            )
+        await session.flush()

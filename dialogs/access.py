@@ -1,0 +1,149 @@
+"""Who may do what: roles, admins, invite codes and the wrong-code limit.
+
+Roles, from least to most: respondent (their own unit's current submission), reviewer (every
+unit: list, documents, ranking, return, approve), admin (everything, including broadcasts).
+Admins are the user ids in ``FORMBOT_ADMINS`` (``12345`` for any channel or
+``telegram:12345``, separated by commas or spaces) or those promoted with ``formbot admin add``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from datetime import datetime, timedelta
+
+from dialogs.campaigns import LOCAL_TZ
+from dialogs.messages import Inbound, Outbound
+from storage import repo
+from storage.models import Invite, Respondent, utcnow
+from templates.messages import say
+
+log = logging.getLogger(__name__)
+
+ROLES = ("respondent", "reviewer", "admin")
+RANK = {role: n for n, role in enumerate(ROLES)}
+# The least role each staff action needs.
+ACTIONS = {
+    "list": "reviewer",
+    "documents": "reviewer",
+    "ranking": "reviewer",
+    "return": "reviewer",
+    "approve": "reviewer",
+    "announce": "admin",
+}
+WRONG_CODE_LIMIT = 5
+WRONG_CODE_WINDOW = timedelta(hours=1)
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+CODE_LENGTH = 8
+
+
+def admin_ids() -> set[str]:
+    raw = os.environ.get("FORMBOT_ADMINS", "")
+    return {part.strip() for part in raw.replace(",", " ").split() if part.strip()}
+
+
+def is_env_admin(channel: str, user: str) -> bool:
+    ids = admin_ids()
+    return user in ids or f"{channel}:{user}" in ids
+
+
+def role_of(respondent: Respondent | None, channel: str, user: str) -> str | None:
+    """The user's role; None for someone the bot does not know."""
+    if is_env_admin(channel, user):
+        return "admin"
+    if respondent is None:
+        return None
+    return respondent.role if respondent.role in RANK else "respondent"
+
+
+def allowed(role: str | None, action: str) -> bool:
+    return role is not None and RANK[role] >= RANK[ACTIONS[action]]
+
+
+def is_staff(role: str | None) -> bool:
+    return role in ("reviewer", "admin")
+
+
+def higher(current: str | None, offered: str) -> str:
+    """Opening an invite never lowers a role (an admin who tests a respondent invite stays
+    admin)."""
+    if current in RANK and RANK[current] > RANK.get(offered, 0):
+        return current
+    return offered
+
+
+def refuse(inbound: Inbound, role: str | None, action: str, command: str) -> list[Outbound]:
+    """A polite refusal that changes nothing, and a log line for the IT team."""
+    log.warning(
+        "refused %s (/%s) for %s:%s with role %s",
+        action,
+        command,
+        inbound.channel,
+        inbound.user,
+        role or "none",
+    )
+    return [Outbound(say("refused_role", command=command, needed=say(f"role_{ACTIONS[action]}")))]
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+# Invites -------------------------------------------------------------------------------------
+
+
+async def lockout_until(session, channel: str, user: str, now: datetime) -> datetime | None:
+    """When someone who typed too many wrong codes may try again; None if they may now."""
+    wrong = await repo.wrong_codes_since(session, channel, user, now - WRONG_CODE_WINDOW)
+    if len(wrong) < WRONG_CODE_LIMIT:
+        return None
+    # The oldest attempt that still counts leaves the window first.
+    return wrong[-WRONG_CODE_LIMIT] + WRONG_CODE_WINDOW
+
+
+async def check_invite(
+    session, inbound: Inbound, code: str
+) -> tuple[Invite | None, list[Outbound] | None]:
+    """The invite behind ``code``, or the reply that refuses it. A wrong code is counted; more
+    than ``WRONG_CODE_LIMIT`` within ``WRONG_CODE_WINDOW`` are refused until the window
+    passes, whatever is typed."""
+    now = utcnow()
+    until = await lockout_until(session, inbound.channel, inbound.user, now)
+    if until is not None:
+        log.warning("invite lockout for %s:%s until %s", inbound.channel, inbound.user, until)
+        when = until.astimezone(LOCAL_TZ).strftime("%H:%M")
+        return None, [Outbound(say("invite_locked", until=when))]
+    code = code.split()[0] if code.split() else code
+    invite = await repo.get_invite(session, code) or await repo.get_invite(session, code.upper())
+    if invite is None:
+        await repo.record_wrong_code(session, inbound.channel, inbound.user, code, now)
+        await repo.forget_wrong_codes(session, now - 24 * WRONG_CODE_WINDOW)
+        wrong = await repo.wrong_codes_since(
+            session, inbound.channel, inbound.user, now - WRONG_CODE_WINDOW
+        )
+        left = WRONG_CODE_LIMIT - len(wrong)
+        if left > 0:
+            hint = say("invite_tries_left", left=left)
+        else:
+            until = wrong[-WRONG_CODE_LIMIT] + WRONG_CODE_WINDOW
+            hint = say("invite_locked", until=until.astimezone(LOCAL_TZ).strftime("%H:%M"))
+        return None, [Outbound(say("invite_unknown", code=code) + "\n" + hint)]
+    expired = invite.expires_at is not None and invite.expires_at < now
+    if expired or (invite.uses_left is not None and invite.uses_left <= 0):
+        return None, [Outbound(say("invite_expired", code=code))]
+    return invite, None
+
+
+async def take_invite(session, invite: Invite, existing: Respondent | None) -> bool:
+    """Use up one use of the invite, unless the person already holds what it gives (opening
+    the same link twice costs nothing). False when the last use went to someone else."""
+    if existing is not None and existing.unit_id == invite.unit_id:
+        holds_role = RANK.get(existing.role, 0) >= RANK.get(invite.role, 0)
+        if invite.role != "respondent" and holds_role:
+            return True
+        if invite.role == "respondent" and existing.submission_id is not None:
+            submission = await repo.get_submission(session, existing.submission_id)
+            if (submission.form_id, submission.year) == (invite.form_id, invite.year):
+                return True
+    return await repo.consume_invite(session, invite.code)

@@ -1,0 +1,342 @@
+"""Campaigns as the province IT team sees them: which units report, how far each has got, who
+gets a reminder and with which text. Shared by the reviewer chat commands, the reminder job and
+the CLI; no channel code here.
+
+Dates that people see (deadline, "3 days left", quiet hours) are in Asia/Ho_Chi_Minh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dialogs import values as fmt
+from dialogs.spec import FormSpec
+from dialogs.state import FormState, Stored
+from dialogs.text import fold
+from storage import repo
+from storage.models import Broadcast, Campaign, Respondent, Submission, Unit, utcnow
+from templates.messages import say
+
+try:
+    LOCAL_TZ: timezone | ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh")
+except ZoneInfoNotFoundError:  # no tz database: Vietnam has kept UTC+7 without DST since 1975
+    LOCAL_TZ = timezone(timedelta(hours=7))
+
+DEFAULT_REMINDER_DAYS = (7, 3, 1, 0)
+UNIT_STATUSES = ("not_started", "in_progress", "submitted", "returned", "approved")
+NOT_SUBMITTED = ("not_started", "in_progress", "returned")
+# What people may type to filter by status (CLI --status, chat "#chuanop"): folded, without
+# spaces, dashes or underscores.
+STATUS_WORDS: dict[str, tuple[str, ...]] = {
+    "notstarted": ("not_started",),
+    "chuabatdau": ("not_started",),
+    "inprogress": ("in_progress",),
+    "draft": ("not_started", "in_progress"),
+    "dangdien": ("in_progress",),
+    "submitted": ("submitted",),
+    "danop": ("submitted",),
+    "returned": ("returned",),
+    "bitralai": ("returned",),
+    "tralai": ("returned",),
+    "approved": ("approved",),
+    "daduyet": ("approved",),
+    "notsubmitted": NOT_SUBMITTED,
+    "chuanop": NOT_SUBMITTED,
+    "all": UNIT_STATUSES,
+    "tatca": UNIT_STATUSES,
+}
+
+
+def campaign_id(form_id: str, year: int) -> str:
+    return f"{form_id}-{year}"
+
+
+def local_now(now: datetime | None = None) -> datetime:
+    return (now or utcnow()).astimezone(LOCAL_TZ)
+
+
+def local_today(now: datetime | None = None) -> date:
+    return local_now(now).date()
+
+
+def local_time(day: date, at: time) -> datetime:
+    """A wall-clock time in Vietnam as an aware UTC datetime."""
+    return datetime.combine(day, at, tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
+def parse_statuses(words: list[str]) -> tuple[set[str], list[str]]:
+    """Status filter words → unit statuses; also returns the words that are not statuses."""
+    statuses: set[str] = set()
+    unknown = []
+    for word in words:
+        key = fold(word).replace(" ", "").replace("-", "").replace("_", "").lstrip("#")
+        if key in STATUS_WORDS:
+            statuses.update(STATUS_WORDS[key])
+        else:
+            unknown.append(word)
+    return statuses, unknown
+
+
+def status_label(status: str) -> str:
+    return say(f"unit_status_{status}")
+
+
+def unit_status(submission: Submission | None, answered: int) -> str:
+    if submission is None or (submission.status == "draft" and answered == 0):
+        return "not_started"
+    if submission.status == "draft":
+        return "in_progress"
+    return submission.status
+
+
+@dataclass
+class UnitProgress:
+    """One unit in one campaign."""
+
+    unit: Unit
+    submission: Submission | None
+    status: str
+    done: int
+    total: int
+    last_activity: datetime | None
+    respondents: list[Respondent] = field(default_factory=list)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+    def as_json(self) -> dict:
+        return {
+            "unit": self.unit.name,
+            "unit_id": self.unit.id,
+            "type": self.unit.form_id,
+            "submission_id": self.submission.id if self.submission else None,
+            "status": self.status,
+            "status_label": status_label(self.status),
+            "answered": self.done,
+            "total": self.total,
+            "percent": self.percent,
+            "last_activity": self.last_activity.isoformat() if self.last_activity else None,
+            "respondents": [
+                {
+                    "channel": r.channel,
+                    "user": r.external_id,
+                    "name": r.name,
+                    "role": r.role,
+                    "blocked": r.blocked,
+                }
+                for r in self.respondents
+            ],
+        }
+
+    @property
+    def bound(self) -> list[Respondent]:
+        """The people filling this unit's form of the campaign (not blocked)."""
+        if self.submission is None:
+            return []
+        return [
+            r for r in self.respondents if r.submission_id == self.submission.id and not r.blocked
+        ]
+
+
+async def campaign_progress(
+    session, campaign: Campaign, forms: dict[str, FormSpec]
+) -> list[UnitProgress]:
+    """Every unit of the campaign's type (and any other unit that has this form and year), with
+    its status, progress, last activity and respondents."""
+    spec = forms[campaign.form_id]
+    units = {u.id: u for u in await repo.list_units(session, campaign.form_id)}
+    submissions = {s.unit_id: s for s in await repo.submissions_of(session, spec.id, campaign.year)}
+    for unit_id in submissions.keys() - units.keys():
+        units[unit_id] = await repo.get_unit(session, unit_id)
+    by_submission: dict[int, dict[str, Stored]] = {s.id: {} for s in submissions.values()}
+    for answer in await repo.answers_of(session, list(by_submission)):
+        item = spec.by_code.get(answer.code)
+        if item is not None:
+            by_submission[answer.submission_id][answer.code] = Stored(
+                fmt.from_json(item, answer.value), answer.skipped, answer.raw
+            )
+    last_answers = await repo.last_answer_times(session, list(by_submission))
+    people: dict[int, list[Respondent]] = {}
+    for respondent in await repo.respondents_of_units(session, list(units)):
+        people.setdefault(respondent.unit_id, []).append(respondent)
+    rows = []
+    for unit in sorted(units.values(), key=lambda u: fold(u.name)):
+        submission = submissions.get(unit.id)
+        stored = by_submission.get(submission.id, {}) if submission else {}
+        done, total = FormState(spec, stored).totals()
+        respondents = people.get(unit.id, [])
+        times = [t for t in (last_answers.get(submission.id) if submission else None,) if t]
+        times += [
+            r.last_seen_at
+            for r in respondents
+            if submission is not None and r.submission_id == submission.id
+        ]
+        rows.append(
+            UnitProgress(
+                unit=unit,
+                submission=submission,
+                status=unit_status(submission, len(stored)),
+                done=done,
+                total=total,
+                last_activity=max(times, default=None),
+                respondents=respondents,
+            )
+        )
+    return rows
+
+
+# Reminders -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    respondent: Respondent
+    row: UnitProgress | None
+    text: str
+    key: str | None = None  # None: one per broadcast and person
+
+
+def days_left(campaign: Campaign, today: date) -> int:
+    return (campaign.deadline - today).days
+
+
+def reminder_due(campaign: Campaign, today: date) -> bool:
+    days = campaign.reminder_days if campaign.reminder_days is not None else DEFAULT_REMINDER_DAYS
+    return campaign.status == "open" and days_left(campaign, today) in set(days)
+
+
+def reminder_text(campaign: Campaign, spec: FormSpec, row: UnitProgress, today: date) -> str:
+    submission = row.submission
+    return say(
+        "reminder",
+        title=spec.title,
+        unit=row.unit.name,
+        year=campaign.year,
+        deadline=campaign.deadline.strftime("%d/%m/%Y"),
+        days_left=days_left(campaign, today),
+        done=row.done,
+        total=row.total,
+        percent=row.percent,
+        returned=row.status == "returned",
+        reason=submission.returned_reason if submission else None,
+    )
+
+
+def reminder_key(campaign: Campaign, today: date, respondent: Respondent) -> str:
+    """One reminder per campaign, day and person, however often the job or the CLI runs."""
+    return (
+        f"reminder:{campaign.id}:{today.isoformat()}:{respondent.channel}:{respondent.external_id}"
+    )
+
+
+async def reminder_recipients(
+    session, campaign: Campaign, forms: dict[str, FormSpec], today: date
+) -> list[Recipient]:
+    """The people filling the forms of units that have not submitted, with their text."""
+    spec = forms[campaign.form_id]
+    recipients = []
+    for row in await campaign_progress(session, campaign, forms):
+        if row.status not in NOT_SUBMITTED:
+            continue
+        text = reminder_text(campaign, spec, row, today)
+        for respondent in row.bound:
+            recipients.append(
+                Recipient(respondent, row, text, reminder_key(campaign, today, respondent))
+            )
+    return recipients
+
+
+async def audience(
+    session,
+    campaigns: list[Campaign],
+    statuses: set[str],
+    forms: dict[str, FormSpec],
+) -> list[tuple[Respondent, UnitProgress]]:
+    """The people filling the forms of the given campaigns' units whose status is in
+    ``statuses`` (every status when empty)."""
+    people = []
+    for campaign in campaigns:
+        for row in await campaign_progress(session, campaign, forms):
+            if statuses and row.status not in statuses:
+                continue
+            people.extend((respondent, row) for respondent in row.bound)
+    return people
+
+
+# Queueing ------------------------------------------------------------------------------------
+
+
+async def queue_broadcast(
+    session,
+    *,
+    kind: str,
+    recipients: list[Recipient],
+    campaign_id: str | None = None,
+    audience_filter: dict | None = None,
+    text: str | None = None,
+    started_by: tuple[str, str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[Broadcast, int]:
+    """One broadcast row and its messages in the outbox. A recipient whose key was queued
+    before is left out; returns the broadcast and how many messages were queued."""
+    seen = await repo.existing_keys(session, [r.key for r in recipients if r.key])
+    recipients = [r for r in recipients if r.key not in seen]
+    broadcast = await repo.create_broadcast(
+        session,
+        kind=kind,
+        campaign_id=campaign_id,
+        audience=audience_filter or {},
+        text=text,
+        started_by_channel=started_by[0] if started_by else None,
+        started_by=started_by[1] if started_by else None,
+    )
+    rows = []
+    for r in recipients:
+        person = f"{r.respondent.channel}:{r.respondent.external_id}"
+        rows.append(
+            {
+                "key": r.key or f"{kind}:{broadcast.id}:{person}",
+                "channel": r.respondent.channel,
+                "external_id": r.respondent.external_id,
+                "respondent_id": r.respondent.id,
+                "broadcast_id": broadcast.id,
+                "kind": kind,
+                "text": r.text,
+                "expires_at": expires_at,
+            }
+        )
+    broadcast.total = await repo.enqueue(session, rows)
+    if broadcast.total == 0:
+        broadcast.finished_at = utcnow()
+    await session.flush()
+    return broadcast, broadcast.total
+
+
+async def notify_unit(
+    session, submission: Submission, kind: str, text: str, *, priority: int = 5
+) -> int:
+    """Tell everyone filling a submission (e.g. it was returned for fixes); one message per
+    person and submission version."""
+    people = [
+        r
+        for r in await repo.respondents_of_unit(session, submission.unit_id)
+        if r.submission_id == submission.id and not r.blocked
+    ]
+    return await repo.enqueue(
+        session,
+        [
+            {
+                "key": f"{kind}:{submission.id}:{submission.version}:{r.channel}:{r.external_id}",
+                "channel": r.channel,
+                "external_id": r.external_id,
+                "respondent_id": r.id,
+                "kind": kind,
+                "text": text,
+                "priority": priority,
+            }
+            for r in people
+        ],
+    )

@@ -1,0 +1,441 @@
+"""Staff commands in chat: reviewers list units, pull documents, see the ranking, return or
+approve a form; admins also announce to a filtered audience.
+
+``/danhsach [#chiến-dịch] [#trạng-thái]``, ``/taiphieu ĐƠN_VỊ``, ``/xephang [#chiến-dịch]``,
+``/tralai ĐƠN_VỊ lý do``, ``/duyet ĐƠN_VỊ``, ``/thongbao [#chiến-dịch] [#trạng-thái] nội dung``.
+A unit is named by its number in /danhsach, its full name, or any unique part of it
+(``/tralai Hương Vinh: thiếu số liệu mục 3`` — a colon ends the name).
+Messages to the units go through the outbox; the reply here is only to the staff member.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from dialogs import campaigns as camp
+from dialogs.access import ACTIONS, allowed, higher, is_staff, refuse, role_of
+from dialogs.messages import Document, Inbound, Outbound
+from dialogs.phases import SUBMISSION
+from dialogs.text import fold
+from storage import repo
+from storage.models import Campaign, Respondent, Submission, Unit
+from templates.messages import say
+
+if TYPE_CHECKING:
+    from dialogs.engine import Engine
+
+log = logging.getLogger(__name__)
+
+# Chat command (folded) → staff action.
+COMMANDS = {
+    "danhsach": "list",
+    "taiphieu": "documents",
+    "xephang": "ranking",
+    "tralai": "return",
+    "duyet": "approve",
+    "thongbao": "announce",
+}
+COMMAND_OF = {action: command for command, action in COMMANDS.items()}
+MESSAGE_LIMIT = 3500  # Telegram allows 4096 characters; Zalo less
+ANNOUNCEMENT_LIMIT = 3000
+UNIT_CHOICES_SHOWN = 8
+
+RANKED_STATUSES = ("submitted", "approved")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class UnitNotFound(Exception):
+    def __init__(self, reply: list[Outbound]) -> None:
+        self.reply = reply
+
+
+def staff_help(role: str | None) -> list[Outbound]:
+    return [Outbound(say("staff_help", admin=role == "admin"))] if is_staff(role) else []
+
+
+async def handle(
+    engine: Engine,
+    session,
+    inbound: Inbound,
+    respondent: Respondent | None,
+    action: str | None,
+    argument: str,
+) -> list[Outbound]:
+    """One staff command (or any message from a reviewer or admin who fills no form)."""
+    role = role_of(respondent, inbound.channel, inbound.user)
+    if action not in ACTIONS:
+        return staff_help(role) or [Outbound(say("not_bound"))]
+    if not allowed(role, action):
+        return refuse(inbound, role, action, COMMAND_OF[action])
+    handler = HANDLERS[action]
+    try:
+        return await handler(engine, session, inbound, argument)
+    except UnitNotFound as problem:
+        return problem.reply
+
+
+async def bind_staff(session, inbound: Inbound, unit: Unit, role: str) -> list[Outbound]:
+    """A reviewer (or admin) invite: the role and the unit, no form to fill."""
+    existing = await repo.get_respondent(session, inbound.channel, inbound.user)
+    role = higher(existing.role if existing else None, role)
+    await repo.set_role(
+        session,
+        channel=inbound.channel,
+        external_id=inbound.user,
+        role=role,
+        unit_id=unit.id,
+        keep_unit=False,
+        name=inbound.name,
+    )
+    log.info("%s:%s is now %s of %s", inbound.channel, inbound.user, role, unit.name)
+    welcome = say("staff_welcome", role=say(f"role_{role}"), unit=unit.name)
+    return [Outbound(welcome), *staff_help(role)]
+
+
+# Finding campaigns and units -----------------------------------------------------------------
+
+
+async def _campaigns(session, engine: Engine, words: list[str]) -> tuple[list[Campaign], list]:
+    """The open campaigns named by ``#form-year`` words (all open ones when none is named);
+    returns them and the words that named none."""
+    known = {c.id: c for c in await repo.open_campaigns(session) if c.form_id in engine.forms}
+    chosen, rest = [], []
+    for word in words:
+        key = word.lstrip("#").lower()
+        if key in known:
+            chosen.append(known[key])
+        else:
+            rest.append(word)
+    return chosen or list(known.values()), rest
+
+
+async def find_unit(session, text: str, *, with_rest: bool) -> tuple[Unit, str]:
+    """The unit a staff member means, and what follows its name (the reason of /tralai).
+
+    ``12`` or ``#12``: the unit with that number; else the longest full name the text starts
+    with (with or without diacritics, optionally followed by a colon); else ``name: rest`` with
+    a unique part of a name; else (without ``with_rest``) a unique part of a name."""
+    text = text.strip()
+    if not text:
+        raise UnitNotFound([Outbound(say("unit_usage"))])
+    words = text.replace("|", ":").split()
+    if words[0].lstrip("#").rstrip(":").isdigit():
+        unit = await repo.get_unit(session, int(words[0].lstrip("#").rstrip(":")))
+        if unit is None:
+            raise UnitNotFound([Outbound(say("unit_not_found", name=words[0]))])
+        return unit, _rest(words[1:])
+    units = await repo.list_units(session)
+    best: tuple[Unit, int] | None = None
+    for unit in units:
+        name = fold(unit.name).split()
+        typed = [fold(w) for w in words[: len(name)]]
+        if typed and typed[-1].endswith(":"):
+            typed[-1] = typed[-1][:-1]
+        if typed == name and (best is None or len(name) > best[1]):
+            best = (unit, len(name))
+    if best is not None:
+        return best[0], _rest(words[best[1] :])
+    if ":" in text or "|" in text:
+        name, _, rest = text.replace("|", ":").partition(":")
+        return _unique_part(units, name.strip()), rest.strip()
+    if with_rest:
+        # Without a colon a reason cannot be told from a partial name.
+        try:
+            unit = _unique_part(units, text)
+        except UnitNotFound:
+            raise UnitNotFound([Outbound(say("unit_with_reason_usage"))]) from None
+        return unit, ""
+    return _unique_part(units, text), ""
+
+
+def _rest(words: list[str]) -> str:
+    return " ".join(words).lstrip(":").strip()
+
+
+def _unique_part(units: list[Unit], name: str) -> Unit:
+    wanted = fold(name)
+    matches = [u for u in units if wanted and wanted in fold(u.name)]
+    exact = [u for u in matches if fold(u.name) == wanted]
+    if len(exact) == 1:
+        return exact[0]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UnitNotFound([Outbound(say("unit_not_found", name=name))])
+    shown = [f"{u.id}. {u.name}" for u in matches[:UNIT_CHOICES_SHOWN]]
+    more = max(0, len(matches) - UNIT_CHOICES_SHOWN)
+    raise UnitNotFound([Outbound(say("unit_ambiguous", name=name, units=shown, more=more))])
+
+
+async def current_submission(session, unit: Unit) -> Submission | None:
+    """The unit's form in its open campaign, else its latest form."""
+    for campaign in await repo.open_campaigns(session, unit.form_id):
+        submission = await repo.find_submission(session, unit.id, campaign.form_id, campaign.year)
+        if submission is not None:
+            return submission
+    latest = None
+    for submission, owner in await repo.list_submissions(session):
+        if owner.id == unit.id and (latest is None or submission.year > latest.year):
+            latest = submission
+    return latest
+
+
+def _chunks(lines: list[str]) -> list[Outbound]:
+    messages, current, size = [], [], 0
+    for line in lines:
+        if current and size + len(line) + 1 > MESSAGE_LIMIT:
+            messages.append(Outbound("\n".join(current)))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        messages.append(Outbound("\n".join(current)))
+    return messages
+
+
+# The commands --------------------------------------------------------------------------------
+
+
+async def _list(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+    campaigns, words = await _campaigns(session, engine, argument.split())
+    statuses, unknown = camp.parse_statuses(words)
+    if unknown:
+        return [Outbound(say("filter_unknown", words=unknown))]
+    if not campaigns:
+        return [Outbound(say("no_open_campaign"))]
+    lines: list[str] = []
+    for campaign in campaigns:
+        spec = engine.forms[campaign.form_id]
+        rows = await camp.campaign_progress(session, campaign, engine.forms)
+        counts = {s: sum(1 for r in rows if r.status == s) for s in camp.UNIT_STATUSES}
+        if lines:
+            lines.append("")
+        lines.append(
+            say(
+                "list_header",
+                title=spec.title,
+                campaign=campaign.id,
+                year=campaign.year,
+                deadline=campaign.deadline.strftime("%d/%m/%Y"),
+                units=len(rows),
+                counts=[(camp.status_label(s), n) for s, n in counts.items() if n],
+            )
+        )
+        for row in rows:
+            if statuses and row.status not in statuses:
+                continue
+            lines.append(
+                say(
+                    "list_line",
+                    id=row.unit.id,
+                    unit=row.unit.name,
+                    status=camp.status_label(row.status),
+                    percent=row.percent,
+                    people=len(row.bound),
+                )
+            )
+    return _chunks(lines)
+
+
+async def _documents(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+    unit, _ = await find_unit(session, argument, with_rest=False)
+    submission = await current_submission(session, unit)
+    if submission is None:
+        return [Outbound(say("no_submission", unit=unit.name))]
+    if engine.render_documents is None:
+        return [Outbound(say("documents_unavailable"))]
+    try:
+        documents = await engine.render_documents(submission.id)
+    except Exception:
+        log.exception("rendering documents of submission %s failed", submission.id)
+        return [Outbound(say("documents_failed", unit=unit.name))]
+    header = say(
+        "documents_header",
+        unit=unit.name,
+        year=submission.year,
+        status=camp.status_label(camp.unit_status(submission, 1)),
+    )
+    return [Outbound(header)] + [Outbound(d.filename, document=d) for d in documents]
+
+
+async def _ranking(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+    """The ranking of the submitted units (scores from ``dialogs.scoring``) and the XLSX of
+    ``formbot export`` for each open campaign."""
+    campaigns, words = await _campaigns(session, engine, argument.split())
+    if words:
+        return [Outbound(say("filter_unknown", words=words))]
+    if not campaigns:
+        return [Outbound(say("no_open_campaign"))]
+    try:
+        from templates.export import campaign_rows, rank_rows, write_xlsx
+    except ImportError:  # the documents dependencies are not installed
+        log.exception("the ranking needs the documents package")
+        return [Outbound(say("ranking_unavailable"))]
+    replies: list[Outbound] = []
+    for campaign in campaigns:
+        spec = engine.forms[campaign.form_id]
+        rows = await campaign_rows(session, spec, campaign.year)
+        done = rank_rows(
+            spec, [(r.unit, r.status, r.state) for r in rows if r.status in RANKED_STATUSES]
+        )
+        lines = [say("ranking_header", title=spec.title, campaign=campaign.id, count=len(done))]
+        for row in done:
+            lines.append(
+                say(
+                    "ranking_line",
+                    rank=row.rank,
+                    unit=row.unit,
+                    total=round(row.card.total, 2),
+                    max=round(row.card.max, 2),
+                    percent=round(100 * row.card.index),
+                    klass=row.card.klass,
+                )
+            )
+        if not done:
+            lines.append(say("ranking_empty"))
+        lines.append(say("ranking_note"))
+        replies += _chunks(lines)
+        try:
+            data = write_xlsx(spec, campaign.year, rows)
+        except Exception:
+            log.exception("writing the ranking of %s failed", campaign.id)
+            replies.append(Outbound(say("ranking_file_failed")))
+            continue
+        name = f"xep-hang-{campaign.id}.xlsx"
+        replies.append(Outbound(name, document=Document(name, data, XLSX)))
+    return replies
+
+
+async def _change_status(
+    engine: Engine,
+    session,
+    inbound: Inbound,
+    argument: str,
+    *,
+    trigger: str,
+) -> list[Outbound]:
+    unit, reason = await find_unit(session, argument, with_rest=trigger == "return_for_fixes")
+    if trigger == "return_for_fixes" and not reason:
+        return [Outbound(say("return_needs_reason", unit=unit.name))]
+    submission = await current_submission(session, unit)
+    if submission is None:
+        return [Outbound(say("no_submission", unit=unit.name))]
+    if not SUBMISSION.allows(submission.status, trigger):
+        status = camp.status_label(camp.unit_status(submission, 1))
+        key = "return_not_allowed" if trigger == "return_for_fixes" else "approve_not_allowed"
+        return [Outbound(say(key, unit=unit.name, year=submission.year, status=status))]
+    status = SUBMISSION.next(submission.status, trigger)
+    changes = {"status": status}
+    if trigger == "return_for_fixes":
+        changes["returned_reason"] = reason
+    submission.version = await repo.bump_version(
+        session, submission.id, submission.version, **changes
+    )
+    submission.status = status
+    log.info(
+        "%s:%s %s submission %s of %s%s",
+        inbound.channel,
+        inbound.user,
+        trigger,
+        submission.id,
+        unit.name,
+        f" ({reason})" if reason else "",
+    )
+    if trigger == "return_for_fixes":
+        notice = say("returned_notice", unit=unit.name, year=submission.year, reason=reason)
+        told = await camp.notify_unit(session, submission, "returned", notice)
+        return [Outbound(say("return_done", unit=unit.name, year=submission.year, told=told))]
+    notice = say("approved_notice", unit=unit.name, year=submission.year)
+    told = await camp.notify_unit(session, submission, "approved", notice)
+    return [Outbound(say("approve_done", unit=unit.name, year=submission.year, told=told))]
+
+
+async def _return(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+    return await _change_status(engine, session, inbound, argument, trigger="return_for_fixes")
+
+
+async def _approve(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+    return await _change_status(engine, session, inbound, argument, trigger="approve")
+
+
+async def _announce(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+    words = argument.split()
+    filters = []
+    while words and words[0].startswith("#"):
+        filters.append(words.pop(0))
+    text = argument
+    for word in filters:
+        text = text.replace(word, "", 1)
+    text = text.strip()
+    if not text:
+        return [Outbound(say("announce_usage"))]
+    if len(text) > ANNOUNCEMENT_LIMIT:
+        return [Outbound(say("announce_too_long", length=len(text), limit=ANNOUNCEMENT_LIMIT))]
+    campaigns, rest = await _campaigns(session, engine, filters)
+    statuses, unknown = camp.parse_statuses(rest)
+    if unknown:
+        return [Outbound(say("filter_unknown", words=unknown))]
+    if not campaigns:
+        return [Outbound(say("no_open_campaign"))]
+    people = await camp.audience(session, campaigns, statuses, engine.forms)
+    if not people:
+        return [Outbound(say("announce_nobody"))]
+    broadcast, queued = await queue_announcement(
+        session,
+        text=text,
+        people=people,
+        campaign_ids=[c.id for c in campaigns],
+        statuses=statuses,
+        started_by=(inbound.channel, inbound.user),
+    )
+    log.info(
+        "%s:%s queued announcement %s to %d people",
+        inbound.channel,
+        inbound.user,
+        broadcast.id,
+        queued,
+    )
+    labels = [camp.status_label(s) for s in camp.UNIT_STATUSES if s in statuses]
+    return [
+        Outbound(
+            say(
+                "announce_queued",
+                count=queued,
+                campaigns=[c.id for c in campaigns],
+                statuses=labels,
+            )
+        )
+    ]
+
+
+async def queue_announcement(
+    session,
+    *,
+    text: str,
+    people: list[tuple[Respondent, camp.UnitProgress]],
+    campaign_ids: list[str],
+    statuses: set[str],
+    started_by: tuple[str, str] | None,
+):
+    """Queue a free-text announcement (chat ``/thongbao`` and ``formbot broadcast``)."""
+    message = say("announcement", text=text)
+    return await camp.queue_broadcast(
+        session,
+        kind="announcement",
+        recipients=[camp.Recipient(person, row, message) for person, row in people],
+        campaign_id=campaign_ids[0] if len(campaign_ids) == 1 else None,
+        audience_filter={"campaigns": campaign_ids, "statuses": sorted(statuses)},
+        text=text,
+        started_by=started_by,
+    )
+
+
+HANDLERS = {
+    "list": _list,
+    "documents": _documents,
+    "ranking": _ranking,
+    "return": _return,
+    "approve": _approve,
+    "announce": _announce,
+}
