@@ -1,0 +1,122 @@
+"""``formbot render|export|score``: a submission as the official form (HTML, PDF, DOCX), the
+ranking spreadsheet of a campaign, and a submission's score summary."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from dialogs.scoring import RubricError
+from dialogs.spec import all_forms
+from storage.db import Database
+from templates.render import FORMATS, render, render_score_text, submission_context
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="a submission as the official form: html, pdf or docx")
+    p.add_argument("submission_id", metavar="SUBMISSION_ID", type=int)
+    p.add_argument("--format", dest="fmt", choices=FORMATS, required=True)
+    p.add_argument("-o", "--output", metavar="FILE", required=True, type=Path)
+    p.set_defaults(handler=cmd_render)
+
+    p = sub.add_parser("export", help="the ranking spreadsheet of one form and year")
+    p.add_argument("--form", dest="form_id", metavar="ID", required=True)
+    p.add_argument("--year", type=int, metavar="N", required=True)
+    p.add_argument("--xlsx", metavar="FILE", required=True, type=Path)
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("score", help="a submission's score summary")
+    p.add_argument("submission_id", metavar="SUBMISSION_ID", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_score)
+
+
+async def _context(submission_id: int) -> dict | None:
+    database = Database()
+    try:
+        await database.upgrade()
+        return await submission_context(database, submission_id)
+    finally:
+        await database.dispose()
+
+
+def _load(submission_id: int) -> tuple[dict | None, int]:
+    """(the submission's context, 0), or (None, exit status) after saying what is wrong."""
+    try:
+        context = asyncio.run(_context(submission_id))
+    except RubricError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None, 2
+    if context is None:
+        print(f"no submission {submission_id}", file=sys.stderr)
+        return None, 2
+    return context, 0
+
+
+def _write(path: Path, data: bytes) -> bool:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        print(f"cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    context, status = _load(args.submission_id)
+    if context is None:
+        return status
+    if not _write(args.output, render(context, args.fmt)):
+        return 1
+    print(f"{args.output}: {args.fmt} of submission {args.submission_id} ({context['unit']})")
+    return 0
+
+
+async def _export(form_id: str, year: int) -> tuple[bytes, int]:
+    from templates.export import export_campaign
+
+    database = Database()
+    try:
+        await database.upgrade()
+        return await export_campaign(database, all_forms()[form_id], year)
+    finally:
+        await database.dispose()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    forms = all_forms()
+    if args.form_id not in forms:
+        print(f"unknown form {args.form_id!r}; known: {', '.join(forms)}", file=sys.stderr)
+        return 2
+    try:
+        data, units = asyncio.run(_export(args.form_id, args.year))
+    except RubricError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    if not _write(args.xlsx, data):
+        return 1
+    print(f"{args.xlsx}: {units} units of {args.form_id} {args.year}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    context, status = _load(args.submission_id)
+    if context is None:
+        return status
+    if args.json:
+        data = {
+            "submission": args.submission_id,
+            "unit": context["unit"],
+            "year": context["year"],
+            "note": context["score"]["note"],
+            **context["score_json"],
+        }
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(render_score_text(context))
+    return 0

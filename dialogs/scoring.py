@@ -1,0 +1,583 @@
+"""Scores of a submission from a rubric: a YAML file next to the form spec.
+
+The rubric is data (``dialogs/forms/<form>.rubric.yaml``): evaluation groups (MỤC 3–8 for the
+Quyết định 3871 forms), each with rules on items, in the style of the national methodology
+(Quyết định 62/QĐ-BTTTT):
+
+- ``ratio``: ratio × points (computers per staff, e-documents per document, …); the ratio is a
+  fraction item's x / y, or the ``value`` expression, clamped to 0–1;
+- ``yes_no``: the points on Có (or when the ``value`` expression is true);
+- ``choice``: the option's share (``scores: {option: 0–1}``) × points;
+- ``tri_state``: Hoàn chỉnh full, Đang thử nghiệm half, Chưa có nothing;
+- ``target``: min(value / target, 1) × points;
+- ``relative``: value ÷ the best value of the same campaign × points (bandwidth per CBCCVC);
+- ``met``: the points when the item's Kế hoạch 655 target is met.
+
+Bonus items ("cộng điểm khuyến khích") score on top of the others; each group is capped at its
+maximum (the sum of its non-bonus points). The points are defaults that the province can change
+in the file; they are not the province's official points, and documents say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import cache, cached_property, partial
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select
+
+from dialogs import values as fmt
+from dialogs.expressions import Expression, ExpressionError, FractionValue
+from dialogs.spec import FORMS_DIR, FormSpec
+from dialogs.state import FormState, Stored
+from storage.models import Answer, Submission
+from templates.wording import phrase, wording
+
+RuleKind = Literal["ratio", "yes_no", "choice", "tri_state", "target", "relative", "met"]
+NUMBER_KINDS = ("integer", "decimal", "computed", "fraction")
+TRI_STATE_SHARE = {"hoan_chinh": 1.0, "dang_thu_nghiem": 0.5}
+# Submissions whose answers count for the campaign's best value of a ``relative`` rule.
+CAMPAIGN_STATUSES = ("submitted", "approved")
+
+
+class RubricError(ValueError):
+    """A rubric file is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    code: str
+    rule: RuleKind
+    points: float
+    value: str | None = None
+    target: float | None = None
+    scores: dict[str, float] | None = None
+    bonus: bool | None = None
+
+
+class Group(_Strict):
+    code: str
+    title: str
+    max: float | None = None
+    rules: tuple[Rule, ...]
+
+
+class ClassBand(_Strict):
+    name: str
+    min: float
+
+
+class Rubric(_Strict):
+    form: str
+    classes: tuple[ClassBand, ...] | None = None
+    groups: tuple[Group, ...]
+    path: str = ""
+
+    def group_max(self, group: Group) -> float:
+        return sum(r.points for r in group.rules if not self.is_bonus(r))
+
+    @property
+    def max(self) -> float:
+        return sum(self.group_max(g) for g in self.groups)
+
+    def is_bonus(self, rule: Rule) -> bool:
+        return bool(rule.bonus)
+
+    def bands(self) -> tuple[ClassBand, ...]:
+        if self.classes:
+            return self.classes
+        return tuple(ClassBand(**band) for band in wording()["classes"])
+
+    @property
+    def relative_rules(self) -> list[Rule]:
+        return [r for g in self.groups for r in g.rules if r.rule == "relative"]
+
+
+# Loading -------------------------------------------------------------------------------------
+
+
+def rubric_path(form_id: str) -> Path:
+    return FORMS_DIR / f"{form_id}.rubric.yaml"
+
+
+def load_rubric(path: str | Path, spec: FormSpec) -> Rubric:
+    """Read and validate a rubric against its form; RubricError lists every problem, each
+    naming the file and the item code."""
+    path = Path(path)
+    where = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RubricError([f"{where}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise RubricError([f"{where}: not valid YAML: {exc}"]) from None
+    return parse_rubric(data, spec, where)
+
+
+def parse_rubric(data: Any, spec: FormSpec, where: str) -> Rubric:
+    if not isinstance(data, dict):
+        raise RubricError([f"{where}: the rubric must be a mapping with form and groups"])
+    problems: list[str] = []
+    try:
+        rubric = Rubric.model_validate({**data, "path": where})
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(f"{where}: {_location(data, err['loc'])}: {err['msg']}")
+        raise RubricError(problems) from None
+    if rubric.form != spec.id:
+        problems.append(f"{where}: form {rubric.form!r} does not match the spec {spec.id!r}")
+    _check_groups(rubric, spec, where, problems)
+    _check_classes(rubric, where, problems)
+    if problems:
+        raise RubricError(problems)
+    # Bonus defaults to the spec's flag ("cộng điểm khuyến khích").
+    groups = []
+    for group in rubric.groups:
+        rules = []
+        for rule in group.rules:
+            item = spec.by_code[rule.code]
+            rules.append(rule.model_copy(update={"bonus": bool(rule.bonus or item.bonus)}))
+        groups.append(group.model_copy(update={"rules": tuple(rules)}))
+    return rubric.model_copy(update={"groups": tuple(groups)})
+
+
+def _location(data: Any, loc: tuple) -> str:
+    """A pydantic error location as a person finds it in the file: group and item code."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            node = None
+        if isinstance(key, int) and isinstance(node, dict) and "code" in node:
+            label = "rule" if "rule" in node or "points" in node else "group"
+            parts.append(f"{label} {node['code']}")
+        elif not isinstance(key, int) and key not in ("groups", "rules"):
+            parts.append(str(key))
+    return ": ".join(parts) or "rubric"
+
+
+def _check_groups(rubric: Rubric, spec: FormSpec, where: str, problems: list[str]) -> None:
+    seen_groups: set[str] = set()
+    seen_rules: set[str] = set()
+    for group in rubric.groups:
+        if group.code in seen_groups:
+            problems.append(f"{where}: group {group.code}: duplicate group code")
+        seen_groups.add(group.code)
+        for rule in group.rules:
+            here = f"{where}: group {group.code}: item {rule.code}"
+            if rule.code in seen_rules:
+                problems.append(f"{here}: scored twice")
+            seen_rules.add(rule.code)
+            _check_rule(rule, spec, here, problems)
+        base = sum(
+            r.points
+            for r in group.rules
+            if not (r.bonus or (r.code in spec.by_code and spec.by_code[r.code].bonus))
+        )
+        if base <= 0:
+            problems.append(f"{where}: group {group.code}: has no points outside bonus items")
+        if group.max is not None and abs(group.max - base) > 1e-9:
+            problems.append(
+                f"{where}: group {group.code}: max {group.max:g} is not the sum of its "
+                f"non-bonus points {base:g}"
+            )
+
+
+def _check_rule(rule: Rule, spec: FormSpec, here: str, problems: list[str]) -> None:
+    item = spec.by_code.get(rule.code)
+    if item is None:
+        problems.append(f"{here}: unknown item code in form {spec.id}")
+        return
+    if rule.points <= 0:
+        problems.append(f"{here}: points must be greater than 0")
+    if rule.value is not None:
+        try:
+            expression = Expression(rule.value)
+        except ExpressionError as exc:
+            problems.append(f"{here}: value: {exc}")
+        else:
+            for ref in expression.refs:
+                if ref not in spec.by_code:
+                    problems.append(f"{here}: value references unknown code {ref}")
+    if item.bonus and rule.bonus is False:
+        problems.append(f"{here}: the form marks it (cộng điểm khuyến khích); it must be a bonus")
+    kind = rule.rule
+    if kind == "ratio" and rule.value is None and item.kind not in NUMBER_KINDS:
+        problems.append(f"{here}: ratio needs a fraction or number item, or a value expression")
+    if kind == "yes_no" and rule.value is None and item.kind != "yes_no":
+        problems.append(f"{here}: yes_no rule on a {item.kind} item (give a value expression)")
+    if kind == "tri_state" and item.kind != "tri_state":
+        problems.append(f"{here}: tri_state rule on a {item.kind} item")
+    if kind == "choice":
+        if item.kind not in ("choice", "multi_choice"):
+            problems.append(f"{here}: choice rule on a {item.kind} item")
+        elif not rule.scores:
+            problems.append(f"{here}: choice rule needs scores (option value: share 0–1)")
+        else:
+            options = {o.value for o in item.options or ()}
+            for option, share in rule.scores.items():
+                if option not in options:
+                    problems.append(f"{here}: scores: unknown option {option!r}")
+                if not 0 <= share <= 1:
+                    problems.append(f"{here}: scores: {option}: share must be between 0 and 1")
+    if kind in ("target", "relative") and rule.value is None and item.kind not in NUMBER_KINDS:
+        problems.append(f"{here}: {kind} rule on a {item.kind} item")
+    if kind == "target" and (rule.target is None or rule.target <= 0):
+        problems.append(f"{here}: target rule needs a target greater than 0")
+    if kind == "met" and item.target is None:
+        problems.append(f"{here}: met rule on an item without a target")
+
+
+def _check_classes(rubric: Rubric, where: str, problems: list[str]) -> None:
+    if rubric.classes is None:
+        return
+    minimums = [band.min for band in rubric.classes]
+    if not rubric.classes or minimums != sorted(minimums, reverse=True) or minimums[-1] != 0:
+        problems.append(
+            f"{where}: classes: list them from the best down, each with its minimum percent; "
+            "the last minimum must be 0"
+        )
+
+
+def rubric_for(spec: FormSpec) -> Rubric | None:
+    """The built-in rubric of a form (None when it has none), loaded once per process."""
+    path = rubric_path(spec.id)
+    if not path.exists():
+        return None
+    cached = spec.__dict__.get("_rubric")
+    if cached is None:
+        cached = load_rubric(path, spec)
+        spec.__dict__["_rubric"] = cached
+    return cached
+
+
+# Scoring -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    code: str
+    group: str
+    rule: str
+    points: float
+    max: float
+    bonus: bool
+    label: str
+    # Writing the explanation costs more than the points: only when someone reads it.
+    explain: Callable[[], str] = field(repr=False, compare=False, default=lambda: "")
+
+    @cached_property
+    def why(self) -> str:
+        """The rule and the answers that produced the points, in Vietnamese."""
+        return self.explain()
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    code: str
+    title: str
+    points: float
+    max: float
+    bonus: float
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    code: str
+    label: str
+    value: str
+    target: str
+    met: bool | None
+
+
+@dataclass(frozen=True)
+class ScoreCard:
+    form: str
+    rubric: str
+    groups: list[GroupScore]
+    rules: list[RuleScore]
+    total: float
+    max: float
+    index: float
+    klass: str
+    bonus: float
+    targets: list[TargetCheck] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "form": self.form,
+            "rubric": self.rubric,
+            "groups": [
+                {
+                    "code": g.code,
+                    "title": g.title,
+                    "points": round(g.points, 2),
+                    "max": round(g.max, 2),
+                    "bonus": round(g.bonus, 2),
+                }
+                for g in self.groups
+            ],
+            "total": round(self.total, 2),
+            "max": round(self.max, 2),
+            "index": round(self.index, 4),
+            "class": self.klass,
+            "bonus": round(self.bonus, 2),
+            "rules": [
+                {
+                    "code": r.code,
+                    "group": r.group,
+                    "rule": r.rule,
+                    "points": round(r.points, 2),
+                    "max": round(r.max, 2),
+                    "bonus": r.bonus,
+                    "why": r.why,
+                }
+                for r in self.rules
+            ],
+            "targets": [asdict(t) for t in self.targets],
+        }
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, FractionValue):
+        return value.part / value.whole if value.whole else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def rule_value(spec: FormSpec, rule: Rule, values: dict[str, Any]) -> Any:
+    """What a rule looks at: its ``value`` expression, else the item's answer."""
+    if rule.value is not None:
+        return _expression(rule.value).evaluate(values)
+    return values.get(rule.code)
+
+
+@cache
+def _expression(source: str) -> Expression:
+    return Expression(source)
+
+
+def _inputs(spec: FormSpec, rule: Rule, state: FormState) -> str:
+    codes = _expression(rule.value).refs if rule.value else (rule.code,)
+    shown = []
+    for code in codes:
+        item = spec.by_code[code]
+        value = state.value(code)
+        shown.append(f"{code} = {fmt.format_value(item, value) if value is not None else '…'}")
+    return "; ".join(shown)
+
+
+def _n(number: float) -> str:
+    return fmt.format_number(round(number, 2))
+
+
+def relative_values(spec: FormSpec, rubric: Rubric, state: FormState) -> dict[str, float]:
+    """The values of one submission that ``relative`` rules compare across the campaign."""
+    found = {}
+    for rule in rubric.relative_rules:
+        number = _number(rule_value(spec, rule, state.values))
+        if number is not None:
+            found[rule.code] = number
+    return found
+
+
+def best_of(spec: FormSpec, rubric: Rubric, states: list[FormState]) -> dict[str, float]:
+    """The best value of each ``relative`` rule among ``states`` (one campaign)."""
+    best: dict[str, float] = {}
+    for state in states:
+        for code, number in relative_values(spec, rubric, state).items():
+            best[code] = max(best.get(code, number), number)
+    return best
+
+
+def _explanation(
+    spec: FormSpec, rule: Rule, state: FormState, key: str, params: dict[str, Any]
+) -> str:
+    shown = {k: _n(v) if isinstance(v, float) else v for k, v in params.items()}
+    why = phrase("why", key, inputs=_inputs(spec, rule, state), **shown)
+    return why + phrase("why", "bonus") if rule.bonus else why
+
+
+def _points(
+    spec: FormSpec, rule: Rule, values: dict[str, Any], best: dict[str, float]
+) -> tuple[float, str, dict[str, Any]]:
+    """(points, the key of the explanation, its parameters)."""
+    m = float(rule.points)
+    value = rule_value(spec, rule, values)
+    kind = rule.rule
+    number = _number(value)
+    if value is None or (kind in ("ratio", "target", "relative") and number is None):
+        return 0.0, "unanswered", {}
+    if kind == "ratio":
+        ratio = min(max(number, 0.0), 1.0)
+        return ratio * m, "ratio", {"ratio": ratio, "max": m, "points": ratio * m}
+    if kind == "yes_no":
+        points = m if value is True or (rule.value is not None and bool(value)) else 0.0
+        return points, "yes_no", {"max": m, "points": points}
+    if kind == "choice":
+        scores = rule.scores or {}
+        chosen = value if isinstance(value, list) else [value]
+        share = float(min(1.0, sum(scores.get(v, 0.0) for v in chosen)))
+        return share * m, "choice", {"share": share, "max": m, "points": share * m}
+    if kind == "tri_state":
+        points = TRI_STATE_SHARE.get(value, 0.0) * m
+        return points, "tri_state", {"max": m, "points": points}
+    if kind == "target":
+        target = float(rule.target or 1.0)
+        points = min(max(number, 0.0) / target, 1.0) * m
+        return points, "target", {"target": target, "value": number, "max": m, "points": points}
+    if kind == "relative":
+        top = max(best.get(rule.code, number), number)
+        if top <= 0:
+            return 0.0, "relative_no_best", {}
+        points = max(number, 0.0) / top * m
+        return points, "relative", {"best": top, "value": number, "max": m, "points": points}
+    # met: the item's own Kế hoạch 655 target
+    target = spec.by_code[rule.code].target
+    met = bool(target and target.met(value))
+    points = m if met else 0.0
+    verdict = wording()["met"] if met else wording()["not_met"]
+    text = target.text if target else ""
+    return points, "met", {"target": text, "verdict": verdict, "max": m, "points": points}
+
+
+def target_checks(spec: FormSpec, state: FormState) -> list[TargetCheck]:
+    """Every Kế hoạch 655 target of the form: the value next to the target, Đạt / Chưa đạt."""
+    checks = []
+    for item in spec.items:
+        if item.target is None:
+            continue
+        value = state.value(item.code)
+        checks.append(
+            TargetCheck(
+                code=item.code,
+                label=item.label,
+                value=fmt.format_value(item, value),
+                target=item.target.text,
+                met=item.target.met(value),
+            )
+        )
+    return checks
+
+
+def score(
+    spec: FormSpec,
+    state: FormState,
+    rubric: Rubric | None = None,
+    best: dict[str, float] | None = None,
+) -> ScoreCard:
+    """The score card of one submission. ``best``: the campaign's best value of each
+    ``relative`` rule (``best_of``); without it the submission is compared with itself."""
+    rubric = rubric if rubric is not None else rubric_for(spec)
+    targets = target_checks(spec, state)
+    if rubric is None:
+        return ScoreCard(spec.id, "", [], [], 0.0, 0.0, 0.0, "", 0.0, targets)
+    best = best or {}
+    groups: list[GroupScore] = []
+    rules: list[RuleScore] = []
+    for group in rubric.groups:
+        base = bonus = 0.0
+        for rule in group.rules:
+            points, key, params = _points(spec, rule, state.values, best)
+            if rule.bonus:
+                bonus += points
+            else:
+                base += points
+            rules.append(
+                RuleScore(
+                    code=rule.code,
+                    group=group.code,
+                    rule=rule.rule,
+                    points=points,
+                    max=rule.points,
+                    bonus=bool(rule.bonus),
+                    label=spec.by_code[rule.code].label,
+                    explain=partial(_explanation, spec, rule, state, key, params),
+                )
+            )
+        top = rubric.group_max(group)
+        groups.append(GroupScore(group.code, group.title, min(base + bonus, top), top, bonus))
+    total = sum(g.points for g in groups)
+    maximum = sum(g.max for g in groups)
+    index = total / maximum if maximum else 0.0
+    percent = round(index * 100, 6)
+    klass = next((b.name for b in rubric.bands() if percent >= b.min), rubric.bands()[-1].name)
+    return ScoreCard(
+        form=spec.id,
+        rubric=_display_path(rubric.path),
+        groups=groups,
+        rules=rules,
+        total=total,
+        max=maximum,
+        index=index,
+        klass=klass,
+        bonus=sum(g.bonus for g in groups),
+        targets=targets,
+    )
+
+
+def _display_path(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(FORMS_DIR.parent.parent))
+    except ValueError:
+        return path
+
+
+# The campaign --------------------------------------------------------------------------------
+
+
+def _needed_codes(spec: FormSpec, rubric: Rubric) -> set[str]:
+    """Items whose answers the ``relative`` rules depend on: their references, the inputs of
+    computed items and the gates (relevance) of all of them."""
+    stack = []
+    for rule in rubric.relative_rules:
+        stack.extend(_expression(rule.value).refs if rule.value else (rule.code,))
+    needed: set[str] = set()
+    while stack:
+        code = stack.pop()
+        if code in needed or code not in spec.by_code:
+            continue
+        needed.add(code)
+        item = spec.by_code[code]
+        for source in (item.calculate, item.relevant):
+            if source:
+                stack.extend(spec.expressions[source].refs)
+    return needed
+
+
+async def campaign_best(session, spec: FormSpec, year: int, rubric: Rubric | None = None) -> dict:
+    """The best value of each ``relative`` rule among the submitted and approved submissions
+    of ``spec`` for ``year``."""
+    rubric = rubric if rubric is not None else rubric_for(spec)
+    if rubric is None or not rubric.relative_rules:
+        return {}
+    codes = _needed_codes(spec, rubric)
+    stmt = (
+        select(Answer.submission_id, Answer.code, Answer.value, Answer.skipped)
+        .join(Submission, Submission.id == Answer.submission_id)
+        .where(
+            Submission.form_id == spec.id,
+            Submission.year == year,
+            Submission.status.in_(CAMPAIGN_STATUSES),
+            Answer.code.in_(codes),
+        )
+    )
+    stored: dict[int, dict[str, Stored]] = {}
+    for submission_id, code, value, skipped in (await session.execute(stmt)).all():
+        item = spec.by_code[code]
+        stored.setdefault(submission_id, {})[code] = Stored(fmt.from_json(item, value), skipped)
+    return best_of(spec, rubric, [FormState(spec, answers) for answers in stored.values()])
