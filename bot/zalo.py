@@ -1,0 +1,413 @@
+"""The Zalo channel: the Zalo Bot Platform API (``bot.zalo_api``) in front of the engine.
+
+Handlers are thin, as on Telegram: an update becomes an ``Inbound``, the engine answers (and
+commits) the turn, and the ``Outbound`` replies are sent as plain text. Zalo has no inline
+buttons, so options are a numbered list (``dialogs.messages.text_menu``) and the person types
+the number, the label, or the label without diacritics; the engine understands all three.
+
+- Updates come by long polling (``getUpdates``, one update per call) or by webhook. The
+  webhook compares the ``X-Bot-Api-Secret-Token`` header with the secret in constant time;
+  a request without the right one gets 403 and is not read. A webhook request is answered
+  after its turn is committed and the replies are sent, so a request Zalo retries after a
+  failure is handled again, and a repeat of a handled one is recognised by the engine.
+- Updates of one chat are handled in arrival order, different chats concurrently.
+- Images, stickers and other non-text messages get a polite "text only" and change nothing;
+  group chats are ignored (the form is filled in a private chat).
+- Long texts are split under the 2000-character limit; documents, which the Bot API cannot
+  attach, become signed links that expire (``bot.links``) served by the same web server when
+  ``FORMBOT_PUBLIC_URL`` is set, or a note on how to get them from a reviewer.
+- An exception while handling one person's message is logged, that person is told how far
+  their answers are saved, and the bot goes on serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import tornado.escape
+import tornado.httpserver
+import tornado.web
+
+from bot.links import DocumentLinks
+from bot.zalo_api import POLL_TIMEOUT, ZaloApi, ZaloApiError
+from bot.zalo_render import render
+from dialogs.engine import Engine
+from dialogs.messages import Inbound, Outbound
+from templates.messages import say
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+TEXT_EVENT = "message.text.received"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+# Zalo takes a webhook secret of 8–256 characters; we also keep it to URL-safe characters.
+SECRET_FORMAT = re.compile(r"[A-Za-z0-9_-]{8,256}")
+SEND_RETRY_DELAYS = (0.5, 2.0, 5.0)
+POLL_BACKOFF_MAX = 30.0
+REMEMBERED_CHATS = 10_000
+MAX_WEBHOOK_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ZaloMessage:
+    """The parts of an update the channel uses."""
+
+    event: str
+    chat_id: str
+    user_id: str
+    text: str | None
+    message_id: str | None
+    name: str | None
+    group: bool
+
+
+def parse_update(body: Any) -> ZaloMessage | None:
+    """The message of an update (``{"event_name", "message"}``, bare or inside an
+    ``{"ok", "result"}`` envelope), or None when it carries none this channel can answer."""
+    if isinstance(body, dict) and isinstance(body.get("result"), dict) and "ok" in body:
+        body = body["result"]
+    if not isinstance(body, dict):
+        return None
+    event, message = body.get("event_name"), body.get("message")
+    if not isinstance(event, str) or not isinstance(message, dict):
+        return None
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
+    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
+    user_id = sender.get("id") or chat.get("id")
+    chat_id = chat.get("id") or user_id
+    if not user_id or not chat_id or sender.get("is_bot") is True:
+        return None
+    text = message.get("text")
+    message_id = message.get("message_id")
+    name = sender.get("display_name") or sender.get("name")
+    return ZaloMessage(
+        event=event,
+        chat_id=str(chat_id),
+        user_id=str(user_id),
+        text=text if isinstance(text, str) else None,
+        message_id=str(message_id) if message_id not in (None, "") else None,
+        name=str(name) if name else None,
+        group=str(chat.get("chat_type") or "").upper() == "GROUP",
+    )
+
+
+class ZaloChannel:
+    """Turns updates into engine turns and sends the replies. ``typing_after``: seconds a
+    turn may take before "typing…" is shown (None: never). ``on_handled(chat_id)`` is called
+    after every update (the tests' way to know a turn is over)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        api: ZaloApi,
+        *,
+        links: DocumentLinks | None = None,
+        retry_delays: Sequence[float] = SEND_RETRY_DELAYS,
+        typing_after: float | None = 1.0,
+        on_handled: Callable[[str], None] | None = None,
+        stripes: int = 1024,
+    ) -> None:
+        self.engine = engine
+        self.api = api
+        self.links = links
+        self.retry_delays = tuple(retry_delays)
+        self.typing_after = typing_after
+        self.on_handled = on_handled
+        self._locks = [asyncio.Lock() for _ in range(stripes)]
+        self._asks: OrderedDict[str, str] = OrderedDict()  # chat → item last asked
+        self._background: set[asyncio.Task] = set()
+
+    async def handle_update(self, update: Any) -> None:
+        """One update, start to finish (the turn committed and the replies sent)."""
+        message = parse_update(update)
+        if message is None:
+            log.info("ignored an update without a message from a person")
+            return
+        try:
+            lock = self._locks[zlib.crc32(message.chat_id.encode()) % len(self._locks)]
+            async with lock:
+                await self._handle(message)
+        finally:
+            if self.on_handled is not None:
+                self.on_handled(message.chat_id)
+
+    async def _handle(self, message: ZaloMessage) -> None:
+        if message.group:
+            log.info("ignored a message in group chat %s", message.chat_id)
+            return
+        if message.event != TEXT_EVENT or not (message.text or "").strip():
+            await self._send_safely(message.chat_id, [say("zalo_text_only")])
+            return
+        inbound = Inbound(
+            CHANNEL,
+            message.user_id,
+            text=message.text,
+            message_id=message.message_id,
+            name=message.name,
+        )
+        try:
+            replies = await self._turn(message.chat_id, inbound)
+        except Exception:
+            # The turn's transaction was rolled back: nothing of this message is stored.
+            log.exception("the engine failed on a message from Zalo user %s", inbound.user)
+            await self._apologise(message.chat_id)
+            return
+        self._remember(message.chat_id, replies)
+        try:
+            await self._send_all(message.chat_id, render(replies, self.links))
+        except Exception:
+            # The answer is committed; only sending failed (after the retries).
+            log.exception("sending replies to Zalo user %s failed", inbound.user)
+            await self._apologise(message.chat_id)
+
+    async def _turn(self, chat_id: str, inbound: Inbound) -> list[Outbound]:
+        """The engine's turn; "typing…" if it takes longer than ``typing_after``."""
+        task = asyncio.ensure_future(self.engine.handle(inbound))
+        try:
+            if self.typing_after is not None:
+                done, _ = await asyncio.wait({task}, timeout=self.typing_after)
+                if not done:
+                    self._spawn(self._typing(chat_id))
+            return await task
+        except BaseException:
+            task.cancel()
+            raise
+
+    def _remember(self, chat_id: str, replies: list[Outbound]) -> None:
+        asked = [reply.asks for reply in replies if reply.asks]
+        if asked:
+            self._asks[chat_id] = asked[-1]
+            self._asks.move_to_end(chat_id)
+            while len(self._asks) > REMEMBERED_CHATS:
+                self._asks.popitem(last=False)
+
+    # Sending ---------------------------------------------------------------------------------
+
+    async def _send_all(self, chat_id: str, texts: list[str]) -> None:
+        for text in texts:
+            await self._send(chat_id, text)
+
+    async def _send(self, chat_id: str, text: str) -> None:
+        """sendMessage, retried with back-off on network errors, 429 and 5xx. A time-out may
+        hide a delivered message, so a retry can repeat one: better than losing a question."""
+        delays = self.retry_delays
+        for attempt in range(len(delays) + 1):
+            try:
+                await self.api.send_message(chat_id, text)
+                return
+            except ZaloApiError as exc:
+                if not exc.transient or attempt == len(delays):
+                    raise
+                log.warning("%s; retry %d in %.1f s", exc, attempt + 1, delays[attempt])
+                await asyncio.sleep(delays[attempt])
+
+    async def _send_safely(self, chat_id: str, texts: list[str]) -> None:
+        try:
+            await self._send_all(chat_id, texts)
+        except Exception:
+            log.exception("could not send to Zalo chat %s", chat_id)
+
+    async def _apologise(self, chat_id: str) -> None:
+        text = say("zalo_handler_error", current=self._asks.get(chat_id))
+        await self._send_safely(chat_id, [text])
+
+    async def _typing(self, chat_id: str) -> None:
+        try:
+            await self.api.send_chat_action(chat_id)
+        except ZaloApiError as exc:
+            log.info("sendChatAction failed: %s", exc)
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for the "typing…" requests still under way."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+
+# Web server: the webhook and the document links -----------------------------------------------
+
+
+class WebhookHandler(tornado.web.RequestHandler):
+    def initialize(self, channel: ZaloChannel, secret: str) -> None:
+        self.channel = channel
+        self.secret = secret.encode()
+
+    def check_xsrf_cookie(self) -> None:  # a machine's POST, authenticated by the header
+        pass
+
+    async def post(self) -> None:
+        received = self.request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
+        if not hmac.compare_digest(received, self.secret):
+            log.warning("refused a webhook request without the right secret token")
+            self.set_status(403)
+            return
+        try:
+            update = json.loads(self.request.body)
+        except ValueError:
+            self.set_status(400)
+            return
+        await self.channel.handle_update(update)
+        self.write({"ok": True})
+
+
+class DocumentHandler(tornado.web.RequestHandler):
+    def initialize(self, links: DocumentLinks) -> None:
+        self.links = links
+
+    def get(self) -> None:
+        query = {name: self.get_query_argument(name, "") for name in ("expires", "sig")}
+        download = self.links.resolve(self.request.path, query)
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        if download.status != 200:
+            self.set_status(download.status)
+            return
+        ascii_name = download.filename.encode("ascii", "replace").decode().replace('"', "_")
+        quoted = tornado.escape.url_escape(download.filename, plus=False)
+        self.set_header("Content-Type", download.mime_type)
+        disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
+        self.set_header("Content-Disposition", disposition)
+        self.write(download.data)
+
+
+def web_application(
+    channel: ZaloChannel,
+    *,
+    webhook_path: str | None = None,
+    secret: str | None = None,
+    links: DocumentLinks | None = None,
+) -> tornado.web.Application:
+    """The webhook at ``webhook_path`` (with its ``secret``) and/or the document links."""
+    routes: list = []
+    if webhook_path is not None:
+        if not secret:
+            raise ValueError("a webhook needs a secret token")
+        path = "/" + webhook_path.lstrip("/")
+        routes.append((re.escape(path), WebhookHandler, {"channel": channel, "secret": secret}))
+    if links is not None:
+        routes.append((r".*/documents/[^/]+/[^/]+", DocumentHandler, {"links": links}))
+    # No access log: document links carry their signature in the query string.
+    return tornado.web.Application(routes, log_function=lambda _handler: None)
+
+
+# The service: polling or webhook, in the running event loop ------------------------------------
+
+
+class ZaloService:
+    """What ``formbot run zalo`` runs, started and stopped inside an event loop (its own, or
+    python-telegram-bot's when both channels run in one process).
+
+    Polling: ``deleteWebhook``, then getUpdates in a loop, each update handled in a task (in
+    order per chat). Webhook: ``setWebhook`` with the secret once the server listens. The web
+    server also serves document links when the channel has ``links``."""
+
+    def __init__(
+        self,
+        channel: ZaloChannel,
+        *,
+        webhook_url: str | None = None,
+        secret: str | None = None,
+        webhook_path: str | None = None,
+        listen: str = "0.0.0.0",
+        port: int = 8080,
+        poll_timeout: int = POLL_TIMEOUT,
+    ) -> None:
+        if webhook_url and not (secret and SECRET_FORMAT.fullmatch(secret)):
+            raise ValueError("a webhook needs a secret token of 8-256 characters [A-Za-z0-9_-]")
+        self.channel = channel
+        self.api = channel.api
+        self.webhook_url = webhook_url
+        self.secret = secret
+        self.webhook_path = webhook_path
+        self.listen = listen
+        self.port = port
+        self.poll_timeout = poll_timeout
+        self.bot_info: dict | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self._poller: asyncio.Task | None = None
+        self._updates: set[asyncio.Task] = set()
+
+    @property
+    def serves_http(self) -> bool:
+        return bool(self.webhook_url) or self.channel.links is not None
+
+    async def start(self) -> None:
+        """Check the token (getMe), start the web server if needed, then receive updates.
+        Raises ``ZaloApiError`` when the API refuses, ``OSError`` when the port is taken."""
+        self.bot_info = await self.api.get_me()
+        if self.serves_http:
+            application = web_application(
+                self.channel,
+                webhook_path=self.webhook_path if self.webhook_url else None,
+                secret=self.secret,
+                links=self.channel.links,
+            )
+            self._server = tornado.httpserver.HTTPServer(
+                application, max_body_size=MAX_WEBHOOK_BODY
+            )
+            self._server.listen(self.port, self.listen)
+        if self.webhook_url:
+            await self.api.set_webhook(self.webhook_url, self.secret or "")
+            log.info("Zalo webhook set; listening on %s:%d", self.listen, self.port)
+        else:
+            try:
+                await self.api.delete_webhook()
+            except ZaloApiError as exc:  # polling may still work; getUpdates will tell
+                log.warning("deleteWebhook failed (%s); polling anyway", exc)
+            self._poller = asyncio.ensure_future(self._poll())
+
+    async def _poll(self) -> None:
+        failures = 0
+        while True:
+            try:
+                update = await self.api.get_updates(self.poll_timeout)
+            except ZaloApiError as exc:
+                failures += 1
+                delay = min(POLL_BACKOFF_MAX, 2.0 ** (failures - 1))
+                log.warning("getUpdates failed (%s); again in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            if update is None:
+                continue
+            # Tasks start in creation order and take the chat's FIFO lock first thing, so one
+            # chat's updates are handled in arrival order, other chats' alongside.
+            task = asyncio.ensure_future(self._handle(update))
+            self._updates.add(task)
+            task.add_done_callback(self._updates.discard)
+
+    async def _handle(self, update: dict) -> None:
+        try:
+            await self.channel.handle_update(update)
+        except Exception:
+            log.exception("handling a Zalo update failed")
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop receiving, let the updates under way finish (up to ``grace`` seconds), then
+        close the server and the API client."""
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+        if self._server is not None:
+            self._server.stop()
+        if self._updates:
+            await asyncio.wait(set(self._updates), timeout=grace)
+        await self.channel.drain()
+        if self._server is not None:
+            await self._server.close_all_connections()
+            self._server = None
+        await self.api.close()
