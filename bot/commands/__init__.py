@@ -1,5 +1,5 @@
 """Sub-commands of ``formbot``; each module has ``register(subparsers)``."""
 
-from bot.commands import chat, forms
+from bot.commands import chat, documents, forms, operations, run
 
-COMMAND_MODULES = [forms, chat]
+COMMAND_MODULES = [forms, chat, run, documents, operations]
