@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 import httpx  # noqa: E402
-from telegram_emulator import BotProcess, Emulator, TelegramUser  # noqa: E402
+from telegram_emulator import Emulator, TelegramBotProcess, TelegramUser  # noqa: E402
 
 from dialogs.engine import Engine  # noqa: E402
 from dialogs.messages import Inbound  # noqa: E402
@@ -139,7 +139,7 @@ async def through_telegram(
     url = f"sqlite+aiosqlite:///{workdir / f'{name}.db'}"
     codes = await prepare(url, users)
     token = f"{abs(hash(name)) % 10**9}:BENCH"
-    bot = await BotProcess(
+    bot = await TelegramBotProcess(
         token=token, bot_api=emulator.bot_api, database_url=url, extra=extra
     ).start()
     latencies: list[float] = []

@@ -86,6 +86,12 @@ async def measure_turns(
             typed = smaller_answer(item) or typed
         current[user] = replies[-1].asks
 
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(10)
+            left = sum(1 for code in current.values() if code is not None)
+            print(f"{len(latencies)} turns, {left} respondents in progress", file=sys.stderr)
+
     async def lane(users: list[str]) -> None:
         while users:
             for user in list(users):
@@ -96,7 +102,9 @@ async def measure_turns(
 
     users = list(current)
     lanes = [users[k::concurrency] for k in range(concurrency)]
+    reporter = asyncio.create_task(progress())
     await asyncio.gather(*(lane(group) for group in lanes))
+    reporter.cancel()
     return latencies, refusals
 
 

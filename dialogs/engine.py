@@ -24,6 +24,7 @@ from dialogs.expressions import REFERENCE
 from dialogs.messages import Document, Inbound, Option, Outbound
 from dialogs.parsing import Refusal, parse_answer, parse_yes_no
 from dialogs.phases import CONVERSATION, EDITABLE_STATUSES, SUBMISSION
+from dialogs.snapshot import stored_answers
 from dialogs.spec import FormSpec, Item, all_forms
 from dialogs.state import FormState, Stored
 from dialogs.text import fold, fold_code
@@ -314,14 +315,7 @@ class Engine:
         cached = self._answers_cache.get(submission.id)
         if cached and cached[0] == submission.version:
             return cached[1]
-        stored = {}
-        for answer in await repo.load_answers(session, submission.id):
-            item = spec.by_code.get(answer.code)
-            if item is not None:
-                stored[answer.code] = Stored(
-                    fmt.from_json(item, answer.value), answer.skipped, answer.raw
-                )
-        state = FormState(spec, stored)
+        state = FormState(spec, await stored_answers(session, spec, submission.id))
         self._answers_cache[submission.id] = (submission.version, state)
         return state
 

@@ -78,13 +78,21 @@ def _check_bounds(item: Item, number: float) -> None:
         raise Refusal("too_large", max=item.max, unit=item.unit)
 
 
-def parse_integer(item: Item, text: str) -> int:
+def _number_text(item: Item, text: str) -> str | None:
+    """The typed number, folded and without its unit; None for a word meaning zero ("không").
+    A negative number is refused."""
     folded = fold(text)
     if folded in ZERO_WORDS:
-        return 0
+        return None
     if folded.startswith("-") and _NUMBER_HEAD.match(folded):
         raise Refusal("negative", unit=item.unit)
-    folded = _strip_unit(item, folded)
+    return _strip_unit(item, folded)
+
+
+def parse_integer(item: Item, text: str) -> int:
+    folded = _number_text(item, text)
+    if folded is None:
+        return 0
     number = _integer_text(folded)
     if number is None:
         if _VN_DECIMAL.match(folded) or _DOT_DECIMAL.match(folded):
@@ -95,12 +103,9 @@ def parse_integer(item: Item, text: str) -> int:
 
 
 def parse_decimal(item: Item, text: str) -> float | int:
-    folded = fold(text)
-    if folded in ZERO_WORDS:
+    folded = _number_text(item, text)
+    if folded is None:
         return 0
-    if folded.startswith("-") and _NUMBER_HEAD.match(folded):
-        raise Refusal("negative", unit=item.unit)
-    folded = _strip_unit(item, folded)
     if _THOUSANDS_SPACE.match(folded):
         folded = re.sub(r"(?<=\d) (?=\d{3})", "", folded)
     if match := _VN_DECIMAL.match(folded):

@@ -26,13 +26,12 @@ from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from dialogs import values as fmt
 from dialogs.expressions import Expression, ExpressionError, FractionValue
-from dialogs.spec import FORMS_DIR, FormSpec
+from dialogs.spec import FORMS_DIR, FormSpec, SpecError, StrictModel, read_yaml
 from dialogs.state import FormState, Stored
 from storage.models import Answer, Submission
 from templates.wording import phrase, wording
@@ -44,19 +43,11 @@ TRI_STATE_SHARE = {"hoan_chinh": 1.0, "dang_thu_nghiem": 0.5}
 CAMPAIGN_STATUSES = ("submitted", "approved")
 
 
-class RubricError(ValueError):
+class RubricError(SpecError):
     """A rubric file is invalid; ``problems`` holds one line per problem."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Rule(_Strict):
+class Rule(StrictModel):
     code: str
     rule: RuleKind
     points: float
@@ -66,19 +57,19 @@ class Rule(_Strict):
     bonus: bool | None = None
 
 
-class Group(_Strict):
+class Group(StrictModel):
     code: str
     title: str
     max: float | None = None
     rules: tuple[Rule, ...]
 
 
-class ClassBand(_Strict):
+class ClassBand(StrictModel):
     name: str
     min: float
 
 
-class Rubric(_Strict):
+class Rubric(StrictModel):
     form: str
     classes: tuple[ClassBand, ...] | None = None
     groups: tuple[Group, ...]
@@ -115,14 +106,7 @@ def load_rubric(path: str | Path, spec: FormSpec) -> Rubric:
     """Read and validate a rubric against its form; RubricError lists every problem, each
     naming the file and the item code."""
     path = Path(path)
-    where = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RubricError([f"{where}: cannot read: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise RubricError([f"{where}: not valid YAML: {exc}"]) from None
-    return parse_rubric(data, spec, where)
+    return parse_rubric(read_yaml(path, RubricError), spec, str(path))
 
 
 def parse_rubric(data: Any, spec: FormSpec, where: str) -> Rubric:

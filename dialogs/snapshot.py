@@ -59,14 +59,21 @@ async def load_snapshot(
     forms = forms if forms is not None else all_forms()
     spec = forms[submission.form_id]
     unit = await repo.get_unit(session, submission.unit_id)
+    stored = await stored_answers(session, spec, submission.id)
+    return Snapshot(unit, submission, spec, FormState(spec, stored))
+
+
+async def stored_answers(session, spec: FormSpec, submission_id: int) -> dict[str, Stored]:
+    """A submission's stored answers, parsed, by code; answers to codes ``spec`` no longer
+    has are left out."""
     stored = {}
-    for answer in await repo.load_answers(session, submission.id):
+    for answer in await repo.load_answers(session, submission_id):
         item = spec.by_code.get(answer.code)
         if item is not None:
             stored[answer.code] = Stored(
                 fmt.from_json(item, answer.value), answer.skipped, answer.raw
             )
-    return Snapshot(unit, submission, spec, FormState(spec, stored))
+    return stored
 
 
 async def snapshot(database: Database, submission_id: int) -> Snapshot | None:

@@ -48,21 +48,23 @@ class SpecError(ValueError):
         super().__init__("\n".join(problems))
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A part of a YAML file (spec or rubric): unknown keys are errors, and it is immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Option(_Strict):
+class Option(StrictModel):
     value: str
     label: str
 
 
-class Constraint(_Strict):
+class Constraint(StrictModel):
     rule: str
     message: str
 
 
-class Target(_Strict):
+class Target(StrictModel):
     """A measurable obligation (Kế hoạch 655): the answer must reach it to be "Đạt"."""
 
     min: float | None = None
@@ -86,7 +88,7 @@ class Target(_Strict):
         return True
 
 
-class Item(_Strict):
+class Item(StrictModel):
     code: str
     kind: Kind
     label: str
@@ -143,7 +145,7 @@ class Item(_Strict):
         return []
 
 
-class Heading(_Strict):
+class Heading(StrictModel):
     """A printed row or line that groups items and asks nothing (e.g. "2 | Thông tin …")."""
 
     code: str
@@ -151,12 +153,12 @@ class Heading(_Strict):
     section: int = 0
 
 
-class Table(_Strict):
+class Table(StrictModel):
     title: str
     columns: tuple[str, ...] = ()
 
 
-class Section(_Strict):
+class Section(StrictModel):
     number: int
     title: str
     entries: tuple[Annotated[Item | Heading, Field(union_mode="left_to_right")], ...] = ()
@@ -166,7 +168,7 @@ class Section(_Strict):
         return [e for e in self.entries if isinstance(e, Item)]
 
 
-class FormSpec(_Strict):
+class FormSpec(StrictModel):
     id: str
     title: str
     issued_by: str | None = None
@@ -365,15 +367,20 @@ def parse_spec(data: Any, where: str) -> FormSpec:
     return spec
 
 
+def read_yaml(path: Path, error: type[SpecError] = SpecError) -> Any:
+    """The YAML document in ``path``; ``error`` with one problem line when the file cannot be
+    read or is not YAML."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error([f"{path}: cannot read: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        raise error([f"{path}: not valid YAML: {exc}"]) from None
+
+
 def load_spec(path: str | Path) -> FormSpec:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError([f"{path}: cannot read: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([f"{path}: not valid YAML: {exc}"]) from None
-    return parse_spec(data, str(path))
+    return parse_spec(read_yaml(path), str(path))
 
 
 _registry: dict[str, FormSpec] | None = None

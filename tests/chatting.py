@@ -14,6 +14,27 @@ from storage.models import Submission
 
 _ids = itertools.count(1)
 
+# The mini form (tests/fixtures/mini.yaml) answered in the order the bot asks: (code, typed).
+MINI_ANSWERS = [
+    ("1.1", "Sở Thông tin và Truyền thông"),
+    ("1.2", "10"),
+    ("3.1", "10"),
+    ("3.2.a", "8"),
+    ("3.2.b.1", "10"),
+    ("3.2.b.2", "20"),
+    ("3.2.b.3", "8"),
+    ("3.2.b.4", "2"),
+    ("3.6", "có"),
+    ("3.6.1", "Mạng truyền số liệu chuyên dùng"),
+    ("3.7.đ", "8"),
+    ("5.1", "12/30"),
+    ("5.2", "2"),
+    ("5.3", "1, 2"),
+    ("5.4", "50 tr.đ"),
+    ("6.2.1.a", "dang thu nghiem"),
+    ("6.2.1.e", "1"),
+]
+
 
 class Chat:
     """One person talking to the engine over the console channel."""
@@ -47,6 +68,14 @@ class Chat:
     @property
     def asks(self) -> str | None:
         return self.last[-1].asks if self.last else None
+
+
+async def answer_all(chat: Chat, answers=MINI_ANSWERS) -> None:
+    """Type each answer when the bot asks its item, and check that it was saved."""
+    for code, typed in answers:
+        assert chat.asks == code, chat.text
+        reply = await chat.say(typed)
+        assert f"✓ Đã lưu {code}" in reply, reply
 
 
 def next_id() -> str:

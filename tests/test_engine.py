@@ -4,40 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from chatting import Chat, next_id, submission_of
+from chatting import MINI_ANSWERS, Chat, answer_all, next_id, submission_of
 from sqlalchemy import select
 
 from dialogs.engine import Engine
 from dialogs.messages import Document, Inbound
 from storage import repo
 from storage.models import AnswerHistory
-
-MINI_ANSWERS = [
-    ("1.1", "Sở Thông tin và Truyền thông"),
-    ("1.2", "10"),
-    ("3.1", "10"),
-    ("3.2.a", "8"),
-    ("3.2.b.1", "10"),
-    ("3.2.b.2", "20"),
-    ("3.2.b.3", "8"),
-    ("3.2.b.4", "2"),
-    ("3.6", "có"),
-    ("3.6.1", "Mạng truyền số liệu chuyên dùng"),
-    ("3.7.đ", "8"),
-    ("5.1", "12/30"),
-    ("5.2", "2"),
-    ("5.3", "1, 2"),
-    ("5.4", "50 tr.đ"),
-    ("6.2.1.a", "dang thu nghiem"),
-    ("6.2.1.e", "1"),
-]
-
-
-async def answer_all(chat: Chat, answers=MINI_ANSWERS) -> None:
-    for code, typed in answers:
-        assert chat.asks == code, chat.text
-        reply = await chat.say(typed)
-        assert f"✓ Đã lưu {code}" in reply, reply
 
 
 async def test_walk_through_the_form_and_submit(engine):

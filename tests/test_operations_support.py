@@ -9,7 +9,7 @@ import json
 from collections import defaultdict
 from datetime import date, datetime
 
-from chatting import Chat
+from chatting import Chat, answer_all
 from sqlalchemy import select
 from telegram.request import BaseRequest
 
@@ -17,26 +17,6 @@ from bot.outbox import SENT, SendResult
 from dialogs.access import new_code
 from storage import repo
 from storage.models import OutboxMessage, Respondent, Submission
-
-MINI_ANSWERS = [
-    ("1.1", "Sở Thông tin và Truyền thông"),
-    ("1.2", "10"),
-    ("3.1", "10"),
-    ("3.2.a", "8"),
-    ("3.2.b.1", "10"),
-    ("3.2.b.2", "20"),
-    ("3.2.b.3", "8"),
-    ("3.2.b.4", "2"),
-    ("3.6", "có"),
-    ("3.6.1", "Mạng truyền số liệu chuyên dùng"),
-    ("3.7.đ", "8"),
-    ("5.1", "12/30"),
-    ("5.2", "2"),
-    ("5.3", "1, 2"),
-    ("5.4", "50 tr.đ"),
-    ("6.2.1.a", "dang thu nghiem"),
-    ("6.2.1.e", "1"),
-]
 
 
 async def add_unit(database, name: str, form: str = "mini"):
@@ -91,9 +71,7 @@ async def join(engine, user: str, code: str, channel: str = "telegram") -> Chat:
 
 async def fill_and_submit(chat: Chat) -> str:
     """Answer the mini form in the order the bot asks, then submit."""
-    for code, typed in MINI_ANSWERS:
-        assert chat.asks == code, chat.text
-        await chat.say(typed)
+    await answer_all(chat)
     await chat.say("/nop")
     return await chat.press("confirm:yes")
 

@@ -167,3 +167,18 @@ def test_forms_list_and_show_json(capsys):
     assert set(shown["items"][0]) == keys
     bandwidth = next(i for i in shown["items"] if i["code"] == "3.2.b")
     assert bandwidth["kind"] == "computed" and bandwidth["unit"] == "Mbps"
+
+
+def test_forms_check_validates_the_rubric_next_to_the_spec(tmp_path, capsys):
+    spec = tmp_path / "mini.yaml"
+    spec.write_text(open("tests/fixtures/mini.yaml", encoding="utf-8").read(), encoding="utf-8")
+    rubric = tmp_path / "mini.rubric.yaml"
+    rubric.write_text(
+        "form: mini\ngroups:\n  - code: '3'\n    title: Hạ tầng\n    max: 1\n"
+        "    rules:\n      - {code: '3.9', rule: yes_no, points: 1}\n",
+        encoding="utf-8",
+    )
+    assert main(["forms", "check", str(spec)]) == 2
+    out = capsys.readouterr().out
+    assert str(rubric) in out and "3.9" in out
+    assert main(["forms", "check", str(rubric)]) == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime
 import json
 import sys
@@ -11,10 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from bot.commands.common import known_form, with_database
 from bot.console import run_console
 from dialogs.engine import Engine
 from dialogs.snapshot import load_snapshot
-from dialogs.spec import all_forms
 from storage import repo
 from storage.db import Database
 
@@ -51,39 +50,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.set_defaults(handler=cmd_db_upgrade)
 
 
-async def open_database() -> Database:
-    database = Database()
-    await database.upgrade()
-    return database
-
-
-def _check_form(form_id: str) -> bool:
-    if form_id in all_forms():
-        return True
-    print(f"unknown form {form_id!r}; known: {', '.join(all_forms())}", file=sys.stderr)
-    return False
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
-    if not _check_form(args.form):
+    if not known_form(args.form):
         return 2
 
-    async def run() -> None:
-        database = await open_database()
-        try:
-            engine = Engine(database)
-            await run_console(
-                engine, unit=args.unit, form_id=args.form, year=args.year, user=args.user
-            )
-        finally:
-            await database.dispose()
+    async def run(database: Database) -> None:
+        engine = Engine(database)
+        await run_console(engine, unit=args.unit, form_id=args.form, year=args.year, user=args.user)
 
-    asyncio.run(run())
+    with_database(run)
     return 0
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
-    if not _check_form(args.form_id):
+    if not known_form(args.form_id):
         return 2
     try:
         answers = yaml.safe_load(args.answers.read_text(encoding="utf-8")) or {}
@@ -94,17 +74,13 @@ def cmd_fill(args: argparse.Namespace) -> int:
         print(f"{args.answers}: expected a mapping of item code to answer", file=sys.stderr)
         return 2
 
-    async def run():
-        database = await open_database()
-        try:
-            engine = Engine(database)
-            return await engine.fill(
-                unit_name=args.unit, form_id=args.form_id, year=args.year, answers=answers
-            )
-        finally:
-            await database.dispose()
+    async def run(database: Database):
+        engine = Engine(database)
+        return await engine.fill(
+            unit_name=args.unit, form_id=args.form_id, year=args.year, answers=answers
+        )
 
-    results = asyncio.run(run())
+    results = with_database(run)
     for code, accepted, detail in results:
         mark = "accepted" if accepted else "refused"
         print(f"{code}: {mark}: {detail}".replace("\n", " "))
@@ -112,15 +88,11 @@ def cmd_fill(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    async def run():
-        database = await open_database()
-        try:
-            async with database.session() as session:
-                return await load_snapshot(session, args.submission_id)
-        finally:
-            await database.dispose()
+    async def run(database: Database):
+        async with database.session() as session:
+            return await load_snapshot(session, args.submission_id)
 
-    snap = asyncio.run(run())
+    snap = with_database(run)
     if snap is None:
         print(f"no submission {args.submission_id}", file=sys.stderr)
         return 2
@@ -135,21 +107,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_submissions(args: argparse.Namespace) -> int:
-    async def run():
-        database = await open_database()
+    async def run(database: Database):
         rows = []
-        try:
-            async with database.session() as session:
-                for submission, _unit in await repo.list_submissions(session):
-                    snap = await load_snapshot(session, submission.id)
-                    data = snap.as_json()
-                    rows.append({k: data[k] for k in ("id", "unit", "form", "year", "status")})
-                    rows[-1]["progress"] = data["progress"]
-        finally:
-            await database.dispose()
+        async with database.session() as session:
+            for submission, _unit in await repo.list_submissions(session):
+                snap = await load_snapshot(session, submission.id)
+                data = snap.as_json()
+                rows.append({k: data[k] for k in ("id", "unit", "form", "year", "status")})
+                rows[-1]["progress"] = data["progress"]
         return rows
 
-    rows = asyncio.run(run())
+    rows = with_database(run)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -163,10 +131,9 @@ def cmd_submissions(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    async def run() -> None:
-        database = await open_database()
-        await database.dispose()
+    async def nothing_more(_database: Database) -> None:
+        pass
 
-    asyncio.run(run())
+    with_database(nothing_more)  # opening it brings the schema up to date
     print("database schema is up to date")
     return 0

@@ -4,14 +4,13 @@ ranking spreadsheet of a campaign, and a submission's score summary."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
 
+from bot.commands.common import known_form, with_database
 from dialogs.scoring import RubricError
 from dialogs.spec import all_forms
-from storage.db import Database
 from templates.render import FORMATS, render, render_score_text, submission_context
 
 
@@ -34,19 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_score)
 
 
-async def _context(submission_id: int) -> dict | None:
-    database = Database()
-    try:
-        await database.upgrade()
-        return await submission_context(database, submission_id)
-    finally:
-        await database.dispose()
-
-
 def _load(submission_id: int) -> tuple[dict | None, int]:
     """(the submission's context, 0), or (None, exit status) after saying what is wrong."""
     try:
-        context = asyncio.run(_context(submission_id))
+        context = with_database(lambda database: submission_context(database, submission_id))
     except RubricError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -76,24 +66,15 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _export(form_id: str, year: int) -> tuple[bytes, int]:
+def cmd_export(args: argparse.Namespace) -> int:
+    if not known_form(args.form_id):
+        return 2
     from templates.export import export_campaign
 
-    database = Database()
     try:
-        await database.upgrade()
-        return await export_campaign(database, all_forms()[form_id], year)
-    finally:
-        await database.dispose()
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    forms = all_forms()
-    if args.form_id not in forms:
-        print(f"unknown form {args.form_id!r}; known: {', '.join(forms)}", file=sys.stderr)
-        return 2
-    try:
-        data, units = asyncio.run(_export(args.form_id, args.year))
+        data, units = with_database(
+            lambda database: export_campaign(database, all_forms()[args.form_id], args.year)
+        )
     except RubricError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

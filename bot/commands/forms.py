@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from pathlib import Path
 
+from bot.commands.common import known_form
 from dialogs.spec import FormSpec, SpecError, all_forms, load_spec
 
 
@@ -71,11 +72,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    forms = all_forms()
-    if args.form_id not in forms:
-        print(f"unknown form {args.form_id!r}; known: {', '.join(forms)}", file=sys.stderr)
+    if not known_form(args.form_id):
         return 2
-    data = describe(forms[args.form_id])
+    data = describe(all_forms()[args.form_id])
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -88,11 +87,24 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """A spec, with its rubric next to it when there is one; or a rubric, against its spec."""
+    from dialogs.scoring import load_rubric
+
+    path = Path(args.path)
+    is_rubric = path.name.endswith(".rubric.yaml")
+    spec_path = (
+        path.with_name(path.name.removesuffix(".rubric.yaml") + ".yaml") if is_rubric else path
+    )
+    rubric_path = path if is_rubric else path.with_name(path.stem + ".rubric.yaml")
     try:
-        spec = load_spec(args.path)
+        spec = load_spec(spec_path)
+        if rubric_path.exists():
+            load_rubric(rubric_path, spec)
     except SpecError as exc:
         for problem in exc.problems:
             print(problem)
         return 2
-    print(f"{args.path}: ok ({len(spec.items)} items in {len(spec.sections)} sections)")
+    print(f"{spec_path}: ok ({len(spec.items)} items in {len(spec.sections)} sections)")
+    if rubric_path.exists():
+        print(f"{rubric_path}: ok")
     return 0

@@ -8,7 +8,6 @@ invites respondents and reviewers, watches progress, and sends reminders and ann
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import datetime as dt
 import json
@@ -16,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.commands.chat import open_database
+from bot.commands.common import known_form, unknown_form, with_database
 from bot.outbox import Dispatcher, DispatchStats, QuietHours, TelegramSender
 from bot.reminders import queue_reminders
 from dialogs import campaigns as camp
@@ -135,19 +134,6 @@ def _days(text: str) -> list[int]:
     return days
 
 
-def _run(coroutine_function):
-    """Open the database, run, dispose."""
-
-    async def main():
-        database = await open_database()
-        try:
-            return await coroutine_function(database)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(main())
-
-
 def _fail(message: str, code: int = 2) -> int:
     print(message, file=sys.stderr)
     return code
@@ -217,7 +203,7 @@ def cmd_units_import(args: argparse.Namespace) -> int:
                 counts[what] += 1
         return counts
 
-    counts = _run(run)
+    counts = with_database(run)
     for problem in problems:
         print(problem, file=sys.stderr)
     print(
@@ -235,7 +221,7 @@ def cmd_units_list(args: argparse.Namespace) -> int:
             people = await repo.respondents_of_units(session, [u.id for u in units])
         return units, people
 
-    units, people = _run(run)
+    units, people = with_database(run)
     count = {u.id: sum(1 for p in people if p.unit_id == u.id) for u in units}
     data = [
         {
@@ -264,8 +250,8 @@ def cmd_units_list(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_open(args: argparse.Namespace) -> int:
-    if args.form not in all_forms():
-        return _fail(f"unknown form {args.form!r}; known: {', '.join(all_forms())}")
+    if not known_form(args.form):
+        return 2
 
     async def run(database: Database):
         async with database.session() as session, session.begin():
@@ -278,7 +264,7 @@ def cmd_campaign_open(args: argparse.Namespace) -> int:
                 reminder_days=args.remind_days,
             )
 
-    campaign, created = _run(run)
+    campaign, created = with_database(run)
     verb = "opened" if created else "updated"
     days = ", ".join(str(d) for d in campaign.reminder_days)
     print(
@@ -308,7 +294,7 @@ def cmd_campaign_status(args: argparse.Namespace) -> int:
                 if c.form_id in forms
             ]
 
-    result = _run(run)
+    result = with_database(run)
     if args.campaign and not result:
         return _fail(f"no campaign {args.campaign!r}")
     if args.json:
@@ -395,8 +381,8 @@ def cmd_invite(args: argparse.Namespace) -> int:
                     f"; candidates: {names}" if names else "; see formbot units list"
                 )
             form_id = args.form or unit.form_id
-            if form_id not in forms:
-                return None, f"unknown form {form_id!r}; known: {', '.join(forms)}"
+            if problem := unknown_form(form_id, forms):
+                return None, problem
             year = args.year
             if year is None:
                 open_ones = await repo.open_campaigns(session, form_id)
@@ -426,7 +412,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
             )
             return (unit, invite), None
 
-    result, problem = _run(run)
+    result, problem = with_database(run)
     if problem:
         return _fail(problem)
     unit, invite = result
@@ -473,7 +459,7 @@ def cmd_admin_add(args: argparse.Namespace) -> int:
         async with database.session() as session, session.begin():
             await repo.set_role(session, channel=channel, external_id=user, role="admin")
 
-    _run(run)
+    with_database(run)
     print(f"{channel}:{user} is an admin")
     return 0
 
@@ -491,7 +477,7 @@ def cmd_admin_remove(args: argparse.Namespace) -> int:
             )
             return True
 
-    if not _run(run):
+    if not with_database(run):
         return _fail(f"{channel}:{user} is not an admin in the database")
     print(f"{channel}:{user} is no longer an admin")
     if f"{channel}:{user}" in admin_ids() or user in admin_ids():
@@ -504,7 +490,7 @@ def cmd_admin_list(args: argparse.Namespace) -> int:
         async with database.session() as session:
             return await repo.respondents_with_role(session, "admin")
 
-    for respondent in _run(run):
+    for respondent in with_database(run):
         print(f"{respondent.channel}:{respondent.external_id}  {respondent.name or ''}  (database)")
     for user in sorted(admin_ids()):
         print(f"{user}  (FORMBOT_ADMINS)")
@@ -529,7 +515,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
             stats = await deliver(database)
         return result, stats
 
-    result, stats = _run(run)
+    result, stats = with_database(run)
     if result is None:
         return _fail(f"no campaign {args.campaign!r}")
     for r in result.recipients:
@@ -601,7 +587,7 @@ def cmd_broadcast(args: argparse.Namespace) -> int:
         stats = await deliver(database) if args.send else None
         return people, queued, stats
 
-    people, queued, stats = _run(run)
+    people, queued, stats = with_database(run)
     if people is None:
         return _fail(queued)
     for respondent, row in people:
@@ -674,7 +660,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         return counts, failed, stats
 
     try:
-        counts, failed, stats = _run(run)
+        counts, failed, stats = with_database(run)
     except RuntimeError as error:
         return _fail(str(error))
     if args.json:

@@ -6,28 +6,22 @@ Used by the end-to-end tests and by ``bench/telegram_e2e.py``.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from bot_process import ROOT, BotProcess, free_port
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 LAUNCHER = HERE / "emulator.js"
 BOT_LAUNCHER = HERE / "telegram_bot.py"
 MINI_FORM = ROOT / "tests" / "fixtures" / "mini.yaml"
-STARTUP_SECONDS = 30.0
-TURN_SECONDS = 30.0
 
 
 class EmulatorMissing(RuntimeError):
@@ -45,12 +39,6 @@ def node_modules() -> Path:
             ".cache/e2e && cp tests/e2e/package.json .cache/e2e/ && (cd .cache/e2e && npm install))"
         )
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Emulator:
@@ -211,100 +199,19 @@ class TelegramUser:
         ]
 
 
-class BotProcess:
+class TelegramBotProcess(BotProcess):
     """``telegram_bot.py``: the real PTB application in its own process, polling the
-    emulator. It prints "handled CHAT_ID" after each update, which is how a test knows the
-    bot has finished a turn without sleeping."""
+    emulator; ``handled`` counts updates by the (integer) chat id."""
+
+    launcher = BOT_LAUNCHER
 
     def __init__(self, *, token: str, bot_api: str, database_url: str, extra: list[str] = ()):
+        super().__init__(database_url=database_url, extra=extra)
         self.token = token
         self.bot_api = bot_api
-        self.database_url = database_url
-        self.extra = list(extra)
-        self.handled: Counter[int] = Counter()
-        self.ready = False
-        self.process: asyncio.subprocess.Process | None = None
-        self._changed = asyncio.Condition()
-        self._reader: asyncio.Task | None = None
-        self._stderr: list[str] = []
 
-    async def start(self) -> BotProcess:
-        env = {
-            **os.environ,
-            "DATABASE_URL": self.database_url,
-            "TELEGRAM_BOT_TOKEN": self.token,
-            "TELEGRAM_BASE_URL": self.bot_api,
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.handled = Counter()
-        self.ready = False
-        self._stderr = []
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(BOT_LAUNCHER),
-            *self.extra,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-            cwd=str(ROOT),
-        )
-        self._reader = asyncio.create_task(self._read())
-        self._errors = asyncio.create_task(self._read_stderr())
-        await self._wait(lambda: self.ready, STARTUP_SECONDS, "start")
-        return self
+    def channel_env(self) -> dict[str, str]:
+        return {"TELEGRAM_BOT_TOKEN": self.token, "TELEGRAM_BASE_URL": self.bot_api}
 
-    async def _read(self) -> None:
-        assert self.process is not None
-        async for raw in self.process.stdout:
-            parts = raw.decode().split()
-            if parts == ["ready"] or (len(parts) == 2 and parts[0] == "handled"):
-                async with self._changed:
-                    if parts == ["ready"]:
-                        self.ready = True
-                    else:
-                        self.handled[int(parts[1])] += 1
-                    self._changed.notify_all()
-        async with self._changed:
-            self._changed.notify_all()
-
-    async def _read_stderr(self) -> None:
-        async for raw in self.process.stderr:
-            self._stderr.append(raw.decode(errors="replace"))
-
-    def stderr(self) -> str:
-        return "".join(self._stderr[-40:])
-
-    async def _wait(self, done, seconds: float, what: str) -> None:
-        async def until():
-            async with self._changed:
-                while not done():
-                    if self.process.returncode is not None or self._reader.done():
-                        raise AssertionError(f"the bot process exited during {what}")
-                    await self._changed.wait()
-
-        try:
-            await asyncio.wait_for(until(), seconds)
-        except (TimeoutError, AssertionError) as exc:
-            raise AssertionError(
-                f"bot did not finish {what} within {seconds:.0f} s ({exc!r}); its stderr:\n"
-                + self.stderr()
-            ) from None
-
-    async def turn_done(self, chat_id: int, count: int) -> None:
-        """Wait until the bot has handled ``count`` updates of ``chat_id``."""
-        await self._wait(lambda: self.handled[chat_id] >= count, TURN_SECONDS, "a turn")
-
-    async def stop(self) -> int:
-        """SIGTERM, as a service manager stops it; PTB shuts down cleanly."""
-        if self.process is None or self.process.returncode is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.wait_for(self.process.wait(), 20)
-        except TimeoutError:
-            self.process.kill()
-            code = await self.process.wait()
-        for task in (self._reader, self._errors):
-            if task is not None:
-                await task
-        return code
+    def chat_key(self, chat_id: str) -> int:
+        return int(chat_id)

@@ -12,55 +12,32 @@ of a webhook (the emulator cannot: it posts updates without the secret header).
 
 ``.ci/run`` installs the emulator and sets ``FORMBOT_E2E_NODE_MODULES``; without it the tests
 look in ``.cache/e2e/node_modules`` and fail (never skip) when it is not there, so CI cannot
-pass without exercising them. (The fixtures live here rather than in a
-``tests/e2e/conftest.py``: a second module named ``conftest`` would shadow ``tests/conftest.py``
-for the test modules that import from it.)
+pass without exercising them. (The fixtures shared with the Zalo tests are in ``e2e_common.py``,
+not in a ``tests/e2e/conftest.py``: see there.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import shutil
-import signal
-import sys
 import time
 
+import e2e_common
 import httpx
 import pytest
+from bot_process import ProcessDriver
+from e2e_common import formbot_webhook, invite_uses_left, stop_formbot, unit_with_invite
 from scenario import FORM, YEAR, create_invite, mini_spec, run_scenario
-from telegram_emulator import (
-    ROOT,
-    BotMessage,
-    BotProcess,
-    Emulator,
-    EmulatorMissing,
-    TelegramUser,
-    free_port,
-    node_modules,
-)
+from telegram_emulator import BotMessage, TelegramBotProcess, TelegramUser
 
 from dialogs.spec import all_forms
 from storage import repo
-from storage.db import Database
 from templates.messages import say
 
 _tokens = itertools.count(1001)
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    """The Bot API emulator as a Node process on a free localhost port."""
-    if shutil.which("node") is None:
-        pytest.fail("node is not installed; the end-to-end tests need it (see .ci/run)")
-    try:
-        node_modules()
-    except EmulatorMissing as exc:
-        pytest.fail(str(exc))
-    running = Emulator().start()
-    yield running
-    running.stop()
+# The fixtures shared with the Zalo tests.
+emulator = e2e_common.emulator
+bot_database = e2e_common.bot_database
 
 
 @pytest.fixture
@@ -69,27 +46,20 @@ def bot_token() -> str:
     return f"{next(_tokens)}:E2E-{next(_tokens)}"
 
 
-class TelegramDriver:
+class TelegramDriver(ProcessDriver):
     """``scenario.Driver`` on Telegram: typed text and commands go to the emulator's
     sendMessage/sendCommand, ``choose`` presses the inline button with that label, and a
     turn is over when the bot process reports it has handled the update."""
 
-    def __init__(self, user: TelegramUser, bot: BotProcess) -> None:
-        self.user = user
-        self.bot = bot
-        self.seen: list[BotMessage] = []  # every message the bot sent to this chat
-        self._new: list[BotMessage] = []
+    user: TelegramUser
+    bot: TelegramBotProcess
+    seen: list[BotMessage]  # every message the bot sent to this chat
 
-    async def _turn(self, act) -> None:
-        before = self.bot.handled[self.user.user_id]
-        await act
-        await self.bot.turn_done(self.user.user_id, before + 1)
-        messages = await self.user.unread()
-        self.seen += messages
-        self._new += messages
+    async def _unread(self) -> list[BotMessage]:
+        return await self.user.unread()
 
-    async def send(self, text: str) -> None:
-        await self._turn(self.user.send(text))
+    def _text(self, message: BotMessage) -> str:
+        return message.text
 
     async def choose(self, label: str) -> None:
         for message in reversed(self.seen):
@@ -100,27 +70,12 @@ class TelegramDriver:
                         return
         raise AssertionError(f"no button {label!r} in the bot's messages")
 
-    async def replies(self) -> list[str]:
-        new, self._new = self._new, []
-        return [message.text for message in new]
-
-    async def restart_bot(self) -> None:
-        assert await self.bot.stop() == 0, self.bot.stderr()
-        await self.bot.start()
-
-
-@pytest.fixture
-async def bot_database(tmp_path):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'formbot.db'}"
-    database = Database(url)
-    await database.upgrade()
-    yield database
-    await database.dispose()
-
 
 @pytest.fixture
 async def running_bot(emulator, bot_token, bot_database):
-    bot = BotProcess(token=bot_token, bot_api=emulator.bot_api, database_url=bot_database.url)
+    bot = TelegramBotProcess(
+        token=bot_token, bot_api=emulator.bot_api, database_url=bot_database.url
+    )
     await bot.start()
     yield bot
     assert await bot.stop() == 0, bot.stderr()
@@ -232,45 +187,18 @@ def start_update(update_id: int, user_id: int, code: str) -> dict:
     }
 
 
-async def invite_uses_left(database: Database, code: str) -> int | None:
-    async with database.session() as session:
-        return (await repo.get_invite(session, code)).uses_left
-
-
 async def test_the_webhook_refuses_requests_without_the_secret(
-    emulator, bot_token, tmp_path
+    emulator, bot_token, bot_database
 ) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'formbot.db'}")
-    await database.upgrade()
-    async with database.session() as session, session.begin():
-        unit = await repo.get_or_create_unit(session, "UBND xã Hương Vinh", "xa-phuong")
-        await repo.create_invite(
-            session, code="ONCE", unit_id=unit.id, form_id="xa-phuong", year=2024, uses_left=1
-        )
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/telegram/hook"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "run",
+    await unit_with_invite(bot_database, "ONCE", 1)
+    process, url = await formbot_webhook(
         "telegram",
-        "--webhook-url",
-        url,
-        "--listen",
-        "127.0.0.1",
-        "--port",
-        str(port),
         env={
-            **os.environ,
-            "DATABASE_URL": database.url,
+            "DATABASE_URL": bot_database.url,
             "TELEGRAM_BOT_TOKEN": bot_token,
             "TELEGRAM_BASE_URL": emulator.bot_api,
             "WEBHOOK_SECRET": SECRET,
         },
-        cwd=str(ROOT),
-        stderr=asyncio.subprocess.PIPE,
     )
     try:
         async with httpx.AsyncClient(timeout=10) as client:
@@ -288,7 +216,7 @@ async def test_the_webhook_refuses_requests_without_the_secret(
             wrong = await client.post(url, json=forged, headers={HEADER: "guess"})
             assert (missing.status_code, wrong.status_code) == (403, 403)
             # Nothing changed: the one-use invite is still unused.
-            assert await invite_uses_left(database, "ONCE") == 1
+            assert await invite_uses_left(bot_database, "ONCE") == 1
 
             genuine = await client.post(
                 url, json=start_update(2, 6001, "ONCE"), headers={HEADER: SECRET}
@@ -304,12 +232,8 @@ async def test_the_webhook_refuses_requests_without_the_secret(
             assert replies, "the bot did not answer the genuine update"
             assert all_forms()["xa-phuong"].title in replies[0].text
             assert say("invite_expired", code="ONCE") not in replies[0].text
-            assert await invite_uses_left(database, "ONCE") == 0
+            assert await invite_uses_left(bot_database, "ONCE") == 0
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), 30)
-        errors = (await process.stderr.read()).decode()
-        await database.dispose()
+        code, errors = await stop_formbot(process)
     assert code == 0, errors
     assert bot_token.split(":")[1] not in errors  # the token never reaches the log

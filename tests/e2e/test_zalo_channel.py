@@ -8,10 +8,11 @@ import asyncio
 import itertools
 import re
 
+import e2e_common
 import httpx
 import pytest
+from bot_process import free_port
 from scenario import create_invite
-from zalo_process import free_port
 from zalo_server import MAX_TEXT, ZaloServer, ZaloUser
 
 from bot.links import DocumentLinks, DocumentStore, LinkSigner
@@ -22,24 +23,17 @@ from storage import repo
 from templates.messages import say
 
 _tokens = itertools.count(3001)
+zalo = e2e_common.zalo  # the shared fixture: the Zalo server with the bot of ``bot_token``
 
 
 @pytest.fixture
-def token() -> str:
+def bot_token() -> str:
     return f"{next(_tokens)}:channel-{next(_tokens)}"
 
 
 @pytest.fixture
-async def zalo(token):
-    server = await ZaloServer().start()
-    server.add_bot(token)
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def api(zalo, token):
-    client = ZaloApi(token, base_url=zalo.base_url)
+async def api(zalo, bot_token):
+    client = ZaloApi(bot_token, base_url=zalo.base_url)
     yield client
     await client.close()
 
@@ -70,8 +64,8 @@ class ScriptedEngine:
         return list(self.replies)
 
 
-async def test_a_long_reply_is_sent_in_pieces_under_the_limit(zalo, token, api):
-    user = person(zalo, token, "5")
+async def test_a_long_reply_is_sent_in_pieces_under_the_limit(zalo, bot_token, api):
+    user = person(zalo, bot_token, "5")
     paragraphs = [f"Đoạn {n}: " + "nội dung phiếu " * 60 for n in range(6)]  # ~5.4k characters
     engine = ScriptedEngine([Outbound("\n\n".join(paragraphs))])
     channel = ZaloChannel(engine, api, retry_delays=())
@@ -88,8 +82,8 @@ async def test_a_long_reply_is_sent_in_pieces_under_the_limit(zalo, token, api):
     assert all(text.startswith("Đoạn") for text in sent)  # cut between paragraphs
 
 
-async def test_an_engine_failure_is_apologised_for_and_the_bot_goes_on(zalo, token, api):
-    user = person(zalo, token, "6")
+async def test_an_engine_failure_is_apologised_for_and_the_bot_goes_on(zalo, bot_token, api):
+    user = person(zalo, bot_token, "6")
     engine = ScriptedEngine([Outbound("3.1. Câu hỏi", asks="3.1")])
     channel = ZaloChannel(engine, api, retry_delays=())
     await channel.handle_update(user.text_update("15"))
@@ -101,37 +95,37 @@ async def test_an_engine_failure_is_apologised_for_and_the_bot_goes_on(zalo, tok
     assert [inbound.text for inbound in engine.seen] == ["15", "16", "17"]
 
 
-async def test_a_failed_send_is_retried_and_a_refused_one_is_apologised_for(zalo, token, api):
-    user = person(zalo, token, "7")
+async def test_a_failed_send_is_retried_and_a_refused_one_is_apologised_for(zalo, bot_token, api):
+    user = person(zalo, bot_token, "7")
     engine = ScriptedEngine([Outbound("Câu trả lời")])
     channel = ZaloChannel(engine, api, retry_delays=(0.01, 0.01))
-    zalo.fail_next(token, "sendMessage", 503, 429)
+    zalo.fail_next(bot_token, "sendMessage", 503, 429)
     await channel.handle_update(user.text_update("a"))
     assert [m.text for m in user.unread()] == ["Câu trả lời"]  # delivered once, after 2 retries
     # A refusal that retrying cannot fix: the person hears that their answer is saved.
-    zalo.fail_next(token, "sendMessage", 400)
+    zalo.fail_next(bot_token, "sendMessage", 400)
     await channel.handle_update(user.text_update("b"))
     assert [m.text for m in user.unread()] == [say("zalo_handler_error", current=None)]
     # Everything failing: logged, nothing raised, the next message is served.
-    zalo.fail_next(token, "sendMessage", 400, 400)
+    zalo.fail_next(bot_token, "sendMessage", 400, 400)
     await channel.handle_update(user.text_update("c"))
     await channel.handle_update(user.text_update("d"))
     assert [m.text for m in user.unread()] == ["Câu trả lời"]
 
 
-async def test_a_slow_turn_shows_typing(zalo, token, api):
-    user = person(zalo, token, "8")
+async def test_a_slow_turn_shows_typing(zalo, bot_token, api):
+    user = person(zalo, bot_token, "8")
     engine = ScriptedEngine([Outbound("Xong")])
     engine.release = asyncio.Event()
     channel = ZaloChannel(engine, api, typing_after=0.0)
     turn = asyncio.create_task(channel.handle_update(user.text_update("/nop")))
 
     async def typing_shown():
-        while not zalo.bots[token].actions:
+        while not zalo.bots[bot_token].actions:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(typing_shown(), 30)
-    assert zalo.bots[token].actions == [(user.user_id, "typing")]
+    assert zalo.bots[bot_token].actions == [(user.user_id, "typing")]
     assert user.unread() == []  # the turn is still under way
     engine.release.set()
     await turn
@@ -139,32 +133,32 @@ async def test_a_slow_turn_shows_typing(zalo, token, api):
     assert [m.text for m in user.unread()] == ["Xong"]
 
 
-async def test_group_chats_are_ignored(zalo, token, api):
-    user = ZaloUser(zalo, token, "9")
+async def test_group_chats_are_ignored(zalo, bot_token, api):
+    user = ZaloUser(zalo, bot_token, "9")
     engine = ScriptedEngine([Outbound("Không được gửi")])
     handled = []
     channel = ZaloChannel(engine, api, on_handled=handled.append)
     update = user.text_update("/start ABC")
     update["message"]["chat"] = {"id": "g1", "chat_type": "GROUP"}
-    zalo.bots[token].chats.add("g1")
+    zalo.bots[bot_token].chats.add("g1")
     await channel.handle_update(update)
-    assert engine.seen == [] and zalo.bots[token].sent == [] and handled == ["g1"]
+    assert engine.seen == [] and zalo.bots[bot_token].sent == [] and handled == ["g1"]
 
 
 # The service: polling and the web server --------------------------------------------------------
 
 
 async def test_polling_survives_a_failing_get_updates_and_keeps_one_chats_order(
-    zalo, token, api, engine
+    zalo, bot_token, api, engine
 ):
     code = await create_invite(engine.db, "ORDER1")
-    zalo.fail_next(token, "getUpdates", 502)
+    zalo.fail_next(bot_token, "getUpdates", 502)
     handled = asyncio.Queue()
     channel = ZaloChannel(engine, api, on_handled=handled.put_nowait)
     service = ZaloService(channel, poll_timeout=5)
     await service.start()
     try:
-        user = ZaloUser(zalo, token, "10")
+        user = ZaloUser(zalo, bot_token, "10")
         await user.send(f"/start {code}")
         await asyncio.wait_for(handled.get(), 30)
         # Three answers typed fast: queued together, handled in the order they were typed.
@@ -178,7 +172,7 @@ async def test_polling_survives_a_failing_get_updates_and_keeps_one_chats_order(
     assert say("saved", code="1.1", value="Xã Hương Vinh") in texts[1]
     assert say("saved", code="1.2", value="20 người") in texts[2]
     assert say("saved", code="3.1", value="15 người") in texts[3]
-    calls = [method for method, _ in zalo.bots[token].calls]
+    calls = [method for method, _ in zalo.bots[bot_token].calls]
     assert calls[:3] == ["getMe", "deleteWebhook", "getUpdates"]
     assert calls.count("getUpdates") >= 3  # it went on polling after the failure
 
@@ -191,7 +185,7 @@ class Clock:
         return self.now
 
 
-async def test_the_web_server_serves_a_link_until_it_expires(zalo, token, api, tmp_path):
+async def test_the_web_server_serves_a_link_until_it_expires(zalo, bot_token, api, tmp_path):
     clock = Clock()
     port = free_port()
     links = DocumentLinks(
@@ -206,7 +200,7 @@ async def test_the_web_server_serves_a_link_until_it_expires(zalo, token, api, t
     service = ZaloService(channel, listen="127.0.0.1", port=port)  # polling, and the links
     await service.start()
     try:
-        user = ZaloUser(zalo, token, "11")
+        user = ZaloUser(zalo, bot_token, "11")
         await user.send("/taiphieu 1")
         await asyncio.wait_for(handled.get(), 30)
         (message,) = user.unread()
@@ -225,7 +219,7 @@ async def test_the_web_server_serves_a_link_until_it_expires(zalo, token, api, t
         await service.stop()
 
 
-async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, token, api):
+async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token, api):
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook/zalo"
     engine = ScriptedEngine([Outbound("Chào")])
@@ -252,15 +246,15 @@ async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, token, ap
             )
             assert wrong.status_code == 403
         assert engine.seen == []
-        user = ZaloUser(zalo, token, "12")
+        user = ZaloUser(zalo, bot_token, "12")
         assert await user.send("xin chào") == 200
         assert [m.text for m in user.unread()] == ["Chào"]
-        assert zalo.bots[token].webhook_url == url
+        assert zalo.bots[bot_token].webhook_url == url
     finally:
         await service.stop()
 
 
-async def test_people_on_zalo_and_telegram_share_a_units_submission(zalo, token, api, engine):
+async def test_people_on_zalo_and_telegram_share_a_units_submission(zalo, bot_token, api, engine):
     """Bound on different channels by one invite, they answer the same form."""
     async with engine.db.session() as session, session.begin():
         unit = await repo.get_or_create_unit(session, "UBND xã Hương Vinh", "mini")
@@ -268,7 +262,7 @@ async def test_people_on_zalo_and_telegram_share_a_units_submission(zalo, token,
             session, code="TWO", unit_id=unit.id, form_id="mini", year=2024, uses_left=2
         )
     channel = ZaloChannel(engine, api)
-    user = person(zalo, token, "13")
+    user = person(zalo, bot_token, "13")
     await channel.handle_update(user.text_update("/start TWO"))
     await channel.handle_update(user.text_update("Xã Hương Vinh"))
     on_telegram = await engine.handle(Inbound("telegram", "555", text="/start TWO"))
@@ -280,8 +274,8 @@ async def test_people_on_zalo_and_telegram_share_a_units_submission(zalo, token,
     assert say("review_line", code="1.2", value="25 người") in review
 
 
-async def test_non_text_events_never_reach_the_engine_even_with_a_caption(zalo, token, api):
-    user = person(zalo, token, "14")
+async def test_non_text_events_never_reach_the_engine_even_with_a_caption(zalo, bot_token, api):
+    user = person(zalo, bot_token, "14")
     engine = ScriptedEngine([Outbound("không được gửi")])
     channel = ZaloChannel(engine, api)
     image = user.text_update("20")  # an image whose caption reads like an answer
@@ -295,7 +289,7 @@ async def test_non_text_events_never_reach_the_engine_even_with_a_caption(zalo, 
     assert [m.text for m in user.unread()] == [say("zalo_text_only")] * 2
 
 
-async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, token, api):
+async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, bot_token, api):
     """Replies come in the order the messages were typed, even when the first turn is slow;
     another chat is served meanwhile."""
     release = asyncio.Event()
@@ -311,7 +305,7 @@ async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, to
     service = ZaloService(channel, poll_timeout=5)
     await service.start()
     try:
-        first, other = ZaloUser(zalo, token, "15"), ZaloUser(zalo, token, "16")
+        first, other = ZaloUser(zalo, bot_token, "15"), ZaloUser(zalo, bot_token, "16")
         await first.send("chậm")
         await first.send("nhanh")
         await other.send("xin chào")

@@ -12,25 +12,34 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import re
-import shutil
-import signal
-import sys
 
+import e2e_common
 import httpx
 import pytest
+from bot_process import free_port
+from e2e_common import (
+    formbot,
+    formbot_webhook,
+    invite_uses_left,
+    stop_formbot,
+    unit_with_invite,
+)
 from scenario import UNIT, create_invite, mini_spec, run_scenario
-from telegram_emulator import Emulator, EmulatorMissing, TelegramUser, node_modules
-from zalo_process import ROOT, ZaloBotProcess, ZaloDriver, free_port
-from zalo_server import MAX_TEXT, SECRET_HEADER, ZaloServer, ZaloUser
+from telegram_emulator import TelegramUser
+from zalo_process import ZaloBotProcess, ZaloDriver
+from zalo_server import MAX_TEXT, SECRET_HEADER, ZaloUser
 
 from dialogs.spec import all_forms
 from storage import repo
-from storage.db import Database
 from templates.messages import say
 
 _tokens = itertools.count(2001)
+# The shared fixtures: the Telegram Bot API emulator (for `run telegram zalo`), the Zalo server
+# with the bot of ``bot_token``, the bot's database.
+emulator = e2e_common.emulator
+zalo = e2e_common.zalo
+bot_database = e2e_common.bot_database
 SECRET = "zalo_Webhook-s3cret"
 LINK_SECRET = "link-secret-for-the-tests-0123456789"
 LINK = re.compile(r"(https?://\S+/documents/[0-9a-f]{64}/\S+)")
@@ -39,22 +48,6 @@ LINK = re.compile(r"(https?://\S+/documents/[0-9a-f]{64}/\S+)")
 @pytest.fixture
 def bot_token() -> str:
     return f"{next(_tokens)}:zalo-e2e-{next(_tokens)}"
-
-
-@pytest.fixture
-async def zalo(bot_token):
-    server = await ZaloServer().start()
-    server.add_bot(bot_token)
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def bot_database(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'formbot.db'}")
-    await database.upgrade()
-    yield database
-    await database.dispose()
 
 
 def link_env(tmp_path, public_url: str) -> dict[str, str]:
@@ -202,41 +195,6 @@ async def test_without_a_public_url_documents_are_for_reviewers(
 # The CLI ---------------------------------------------------------------------------------------
 
 
-async def unit_with_invite(database: Database, code: str, uses: int, form: str = "xa-phuong"):
-    async with database.session() as session, session.begin():
-        unit = await repo.get_or_create_unit(session, "UBND xã Hương Vinh", form)
-        await repo.create_invite(
-            session, code=code, unit_id=unit.id, form_id=form, year=2024, uses_left=uses
-        )
-
-
-async def invite_uses_left(database: Database, code: str) -> int | None:
-    async with database.session() as session:
-        return (await repo.get_invite(session, code)).uses_left
-
-
-async def formbot(*argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        *argv,
-        env={**os.environ, "FORMBOT_LOG_LEVEL": "INFO", **env},
-        cwd=str(ROOT),
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def stop_formbot(
-    process: asyncio.subprocess.Process, *, signal_it: bool = True
-) -> tuple[int, str]:
-    """Stop it as a service manager would (or, ``signal_it=False``, wait for it to exit)."""
-    if signal_it and process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-    code = await asyncio.wait_for(process.wait(), 30)
-    return code, (await process.stderr.read()).decode()
-
-
 async def until(check, what: str, seconds: float = 30.0):
     """Poll ``check`` (async, returning a truthy value when done) with a deadline."""
 
@@ -255,17 +213,8 @@ async def test_the_webhook_refuses_requests_without_the_secret(
     zalo, bot_token, bot_database
 ) -> None:
     await unit_with_invite(bot_database, "ONCE", 1)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/zalo/hook"
-    process = await formbot(
-        "run",
+    process, url = await formbot_webhook(
         "zalo",
-        "--webhook-url",
-        url,
-        "--listen",
-        "127.0.0.1",
-        "--port",
-        str(port),
         env={
             "DATABASE_URL": bot_database.url,
             "ZALO_BOT_TOKEN": bot_token,
@@ -346,20 +295,6 @@ async def test_run_zalo_polls_and_refuses_a_bad_setup(zalo, bot_token, bot_datab
         code, errors = await stop_formbot(process)
     assert code == 0, errors
     assert bot_token.split(":")[1] not in errors
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    """The Telegram Bot API emulator (as in test_telegram_e2e.py)."""
-    if shutil.which("node") is None:
-        pytest.fail("node is not installed; the end-to-end tests need it (see .ci/run)")
-    try:
-        node_modules()
-    except EmulatorMissing as exc:
-        pytest.fail(str(exc))
-    running = Emulator().start()
-    yield running
-    running.stop()
 
 
 async def test_telegram_and_zalo_in_one_process_fill_the_same_submission(
