@@ -16,7 +16,8 @@ CHANNEL = "console"
 def render(message: Outbound) -> str:
     text = text_menu(message, say("text_menu_hint"))
     if message.document is not None:
-        text += f"\n[tài liệu: {message.document.filename}, {len(message.document.data)} byte]"
+        document = message.document
+        text += "\n" + say("console_document", name=document.filename, size=len(document.data))
     return text
 
 

@@ -8,11 +8,14 @@ in the outbox with one key per campaign, day and person, so the hourly check, a 
 outside quiet hours. A reminder that could not go out on its day expires rather than arrive
 with a wrong count of days.
 
-The running Telegram app calls ``schedule_reminders(application, database)`` once at start-up.
+The running Telegram app calls ``schedule_reminders(application, database)`` once at start-up;
+a process without Telegram (``formbot run zalo``) runs the same two jobs in a ``DeliveryLoop``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -176,3 +179,60 @@ async def _outbox_job(context) -> None:
     if stats.elapsed >= DELIVER_SLICE and not dispatcher.stopped:
         # More is due: carry on at once rather than at the next tick.
         context.job_queue.run_once(_outbox_job, 0, data=dispatcher, name="formbot-outbox-more")
+
+
+class DeliveryLoop:
+    """The reminder check and the outbox delivery on plain asyncio tasks, for a process that
+    has no python-telegram-bot JobQueue (``formbot run zalo``). ``start`` and ``stop`` fit the
+    channel service's start-up and shutdown hooks."""
+
+    def __init__(
+        self,
+        database: Database,
+        senders: dict[str, Sender],
+        *,
+        forms: dict[str, FormSpec] | None = None,
+        rate: float | None = None,
+        check_every: float = CHECK_EVERY,
+        deliver_every: float = DELIVER_EVERY,
+    ) -> None:
+        self.database = database
+        self.forms = forms
+        self.dispatcher = Dispatcher(database, senders, rate=rate)
+        self.check_every = check_every
+        self.deliver_every = deliver_every
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._check(), name="formbot-reminders"),
+            asyncio.create_task(self._deliver(), name="formbot-outbox"),
+        ]
+
+    async def stop(self) -> None:
+        self.dispatcher.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _check(self) -> None:
+        while True:
+            try:
+                for run in await queue_due_reminders(self.database, forms=self.forms):
+                    log.info("reminders %s %s: %d queued", run.campaign, run.day, run.queued)
+            except Exception:
+                log.exception("the reminder check failed; it runs again later")
+            await asyncio.sleep(self.check_every)
+
+    async def _deliver(self) -> None:
+        while not self.dispatcher.stopped:
+            try:
+                stats = await self.dispatcher.run(until_idle=True, max_seconds=DELIVER_SLICE)
+            except Exception:
+                log.exception("outbox delivery failed; it runs again shortly")
+                stats = None
+            if stats is None or stats.elapsed < DELIVER_SLICE:  # idle: look again later
+                await asyncio.sleep(self.deliver_every)

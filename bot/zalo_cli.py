@@ -194,12 +194,22 @@ def cmd_run_zalo(args: argparse.Namespace, render_documents: DocumentRenderer | 
         return 2
     quiet_http_logs()
     from bot.commands.run import document_renderer
+    from bot.outbox import ZaloSender
+    from bot.reminders import DeliveryLoop
     from storage.db import Database
 
     database = Database()
     engine = Engine(database, render_documents=render_documents or document_renderer(database))
     service = build_service(engine, settings)
-    return asyncio.run(serve(service, on_startup=database.upgrade, on_shutdown=database.dispose))
+    # Reminders and broadcasts to Zalo users leave through the outbox from this process too.
+    delivery = DeliveryLoop(database, {"zalo": ZaloSender(service.api)})
+    return asyncio.run(
+        serve(
+            service,
+            on_startup=chain(database.upgrade, delivery.start),
+            on_shutdown=chain(delivery.stop, database.dispose),
+        )
+    )
 
 
 class Companion:

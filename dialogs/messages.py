@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from templates.messages import say
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -57,7 +59,7 @@ def text_menu(message: Outbound, nav_hint: str | None = None) -> str:
             if option.typed.isdigit():
                 lines.append(f"{option.typed}. {option.label}")
             else:
-                lines.append(f"Gõ «{option.typed}»: {option.label}")
+                lines.append(say("menu_keyword", typed=option.typed, label=option.label))
     if message.nav and nav_hint:
         lines.append(nav_hint)
     return "\n".join(lines)

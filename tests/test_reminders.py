@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from types import SimpleNamespace
@@ -187,3 +188,22 @@ async def test_schedule_reminders_puts_both_jobs_on_the_job_queue(engine, databa
     assert sorted(chat for chat, _ in sender.delivered) == ["100", "102", "104", "110"]
     assert all("còn 1 ngày" in text for _, text in sender.delivered)
     assert outbox_job.name == "formbot-outbox"
+
+
+async def test_a_process_without_telegram_runs_the_same_jobs(engine, database):
+    """``formbot run zalo`` has no JobQueue: DeliveryLoop queues and delivers the reminders."""
+    await campaign_with_every_status(engine, database)
+    sender = RecordingSender()
+    loop = reminders.DeliveryLoop(
+        database, {"telegram": sender}, forms=engine.forms, deliver_every=0.05
+    )
+    loop.dispatcher.quiet = QuietHours()
+    with time_machine.travel(vietnam(14, 10), tick=True):
+        await loop.start()
+        for _ in range(200):
+            if len(sender.delivered) >= 4:
+                break
+            await asyncio.sleep(0.05)
+        await loop.stop()
+    assert sorted(chat for chat, _ in sender.delivered) == ["100", "102", "104", "110"]
+    assert all(task.done() for task in asyncio.all_tasks() if task.get_name().startswith("formbot"))
