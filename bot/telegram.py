@@ -225,7 +225,11 @@ class TelegramChannel:
         moved_on = any(reply.asks or reply.options for reply in replies)
         if data in SHOW_ONLY_PAYLOADS and not moved_on:
             return
-        label = pressed_label(message.reply_markup, data)
+        # An answer button is shown as chosen only if the engine stored it (not when the press
+        # was stale or refused by a constraint).
+        stored = any("accepted" in reply.extra for reply in replies)
+        is_answer = data.startswith(("ans:", "keep:"))
+        label = pressed_label(message.reply_markup, data) if stored or not is_answer else None
         try:
             text = message.text_html if message.text else ""
             if label and text:

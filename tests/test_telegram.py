@@ -274,6 +274,24 @@ async def test_a_press_is_answered_and_the_keyboard_shows_the_choice(engine):
     assert say("saved", code="3.6", value="Có") in calls[-1].params["text"]
 
 
+async def test_a_press_that_stored_nothing_is_not_shown_as_chosen(engine):
+    """A second press on an answered question's old keyboard: the keyboard goes, but no
+    "👉 Không" is written under it, since "Không" was not stored."""
+    async with Harness(engine) as harness:
+        await walk_to_3_6(harness, 13, await invite(engine, "STALE1"))
+        question = await harness.press(13, "Có")
+        before = len(harness.api.calls)
+        stale = press_update(harness.app.bot, 13, question, "ans:3.6:1")
+        await harness.app.process_update(stale)
+        calls = harness.api.calls[before:]
+    endpoints = [call.endpoint for call in calls]
+    assert "answerCallbackQuery" in endpoints
+    assert "editMessageText" not in endpoints
+    assert "editMessageReplyMarkup" in endpoints
+    notice = say("stale_button", pressed="3.6", current="3.6.1")
+    assert notice in calls[-1].params["text"]
+
+
 async def test_progress_keeps_the_question_keyboard(engine):
     async with Harness(engine) as harness:
         await walk_to_3_6(harness, 10, await invite(engine, "PROG1"))
