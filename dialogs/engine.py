@@ -415,6 +415,8 @@ class Engine:
                 if not 0 <= index < len(choices):
                     return self._ask_current(turn, [say("help")])
                 typed, value = choices[index][1], choices[index][0]
+                if item.kind == "multi_choice":  # one press picks one; typing "1, 3" picks more
+                    value = [value]
         else:
             typed = inbound.text or ""
             if fold(typed) in KEEP_WORDS and item.code in turn.previous_year:

@@ -330,3 +330,13 @@ async def test_position_is_read_from_the_database(engine, database, mini_spec):
     other_worker = Engine(database, {"mini": mini_spec})
     assert await other_worker.position("console", "u1") == "3.1"
     assert await other_worker.position("console", "nobody") is None
+
+
+async def test_a_pressed_multi_choice_option_is_stored_as_a_list(engine):
+    chat = Chat(engine)
+    await chat.start()
+    await answer_all(chat, MINI_ANSWERS[:13])
+    assert chat.asks == "5.3"
+    reply = await chat.press("ans:5.3:1")
+    assert "✓ Đã lưu 5.3: Ký trên phần mềm" in reply
+    assert (await submission_of(engine)).as_json()["answers"]["5.3"] == ["phan_mem"]
