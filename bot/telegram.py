@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -45,6 +44,7 @@ from telegram.request import BaseRequest
 from bot.splitting import utf16_len
 from bot.telegram_render import MAX_MESSAGE, html_chunks, keyboard, pressed_label
 from dialogs.engine import Engine
+from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
 from templates.messages import say
 
@@ -114,14 +114,14 @@ class PerChatOrder(BaseUpdateProcessor):
 
     def __init__(self, max_concurrent_updates: int = 256, stripes: int = 1024) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks = [asyncio.Lock() for _ in range(stripes)]
+        self._locks = StripedLocks(stripes)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             await coroutine
             return
-        async with self._locks[zlib.crc32(str(chat.id).encode()) % len(self._locks)]:
+        async with self._locks(str(chat.id)):
             await coroutine
 
     async def initialize(self) -> None:
@@ -132,8 +132,8 @@ class PerChatOrder(BaseUpdateProcessor):
 
 
 class TelegramChannel:
-    """The handlers. ``context.chat_data["asks"]`` remembers (in this process only) the item
-    last asked in a chat, to tell the person how far their answers are saved after an error."""
+    """The handlers: each update becomes an ``Inbound`` for the engine, and the replies are
+    sent back."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -207,9 +207,6 @@ class TelegramChannel:
             log.exception("the engine failed on a message from user %s", inbound.user)
             await self._apologise(context, chat_id)
             return
-        asked = [reply.asks for reply in replies if reply.asks]
-        if asked and context.chat_data is not None:
-            context.chat_data["asks"] = asked[-1]
         try:
             if pressed is not None and replies:
                 await self._mark_pressed(pressed, data, replies)
@@ -270,7 +267,7 @@ class TelegramChannel:
             current = await self.engine.position(CHANNEL, str(chat_id))
         except Exception:
             log.exception("could not read the position of chat %s", chat_id)
-            current = (context.chat_data or {}).get("asks")
+            current = None
         try:
             await self._send_text(
                 context.bot, chat_id, say("telegram_handler_error", current=current), None

@@ -27,8 +27,6 @@ import hmac
 import json
 import logging
 import re
-import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +39,7 @@ from bot.links import DocumentLinks
 from bot.zalo_api import POLL_TIMEOUT, ZaloApi, ZaloApiError
 from bot.zalo_render import render
 from dialogs.engine import Engine
+from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
 from templates.messages import say
 
@@ -53,7 +52,6 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 SECRET_FORMAT = re.compile(r"[A-Za-z0-9_-]{8,256}")
 SEND_RETRY_DELAYS = (0.5, 2.0, 5.0)
 POLL_BACKOFF_MAX = 30.0
-REMEMBERED_CHATS = 10_000
 MAX_WEBHOOK_BODY = 1024 * 1024
 
 
@@ -122,8 +120,7 @@ class ZaloChannel:
         self.retry_delays = tuple(retry_delays)
         self.typing_after = typing_after
         self.on_handled = on_handled
-        self._locks = [asyncio.Lock() for _ in range(stripes)]
-        self._asks: OrderedDict[str, str] = OrderedDict()  # chat → item last asked
+        self._locks = StripedLocks(stripes)
         self._background: set[asyncio.Task] = set()
 
     async def handle_update(self, update: Any) -> None:
@@ -133,8 +130,7 @@ class ZaloChannel:
             log.info("ignored an update without a message from a person")
             return
         try:
-            lock = self._locks[zlib.crc32(message.chat_id.encode()) % len(self._locks)]
-            async with lock:
+            async with self._locks(message.chat_id):
                 await self._handle(message)
         finally:
             if self.on_handled is not None:
@@ -159,15 +155,14 @@ class ZaloChannel:
         except Exception:
             # The turn's transaction was rolled back: nothing of this message is stored.
             log.exception("the engine failed on a message from Zalo user %s", inbound.user)
-            await self._apologise(message.chat_id)
+            await self._apologise(message.chat_id, inbound.user)
             return
-        self._remember(message.chat_id, replies)
         try:
             await self._send_all(message.chat_id, render(replies, self.links))
         except Exception:
             # The answer is committed; only sending failed (after the retries).
             log.exception("sending replies to Zalo user %s failed", inbound.user)
-            await self._apologise(message.chat_id)
+            await self._apologise(message.chat_id, inbound.user)
 
     async def _turn(self, chat_id: str, inbound: Inbound) -> list[Outbound]:
         """The engine's turn; "typing…" if it takes longer than ``typing_after``."""
@@ -181,14 +176,6 @@ class ZaloChannel:
         except BaseException:
             task.cancel()
             raise
-
-    def _remember(self, chat_id: str, replies: list[Outbound]) -> None:
-        asked = [reply.asks for reply in replies if reply.asks]
-        if asked:
-            self._asks[chat_id] = asked[-1]
-            self._asks.move_to_end(chat_id)
-            while len(self._asks) > REMEMBERED_CHATS:
-                self._asks.popitem(last=False)
 
     # Sending ---------------------------------------------------------------------------------
 
@@ -216,8 +203,13 @@ class ZaloChannel:
         except Exception:
             log.exception("could not send to Zalo chat %s", chat_id)
 
-    async def _apologise(self, chat_id: str) -> None:
-        text = say("zalo_handler_error", current=self._asks.get(chat_id))
+    async def _apologise(self, chat_id: str, user: str) -> None:
+        try:  # where the database says this person is; any worker can answer that
+            current = await self.engine.position(CHANNEL, user)
+        except Exception:
+            log.exception("could not read the position of Zalo chat %s", chat_id)
+            current = None
+        text = say("zalo_handler_error", current=current)
         await self._send_safely(chat_id, [text])
 
     async def _typing(self, chat_id: str) -> None:

@@ -7,11 +7,9 @@ and the submission's version is bumped; only then are the replies returned to be
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialogs import access, review
 from dialogs import values as fmt
 from dialogs.expressions import REFERENCE
+from dialogs.locks import StripedLocks
 from dialogs.messages import Document, Inbound, Option, Outbound
 from dialogs.parsing import Refusal, parse_answer, parse_yes_no
 from dialogs.phases import CONVERSATION, EDITABLE_STATUSES, SUBMISSION
 from dialogs.snapshot import stored_answers
-from dialogs.spec import FormSpec, Item, all_forms
+from dialogs.spec import FormSpec, Heading, Item, all_forms
 from dialogs.state import FormState, Stored
 from dialogs.text import fold, fold_code
 from storage import repo
@@ -99,7 +98,7 @@ class Engine:
         self.render_documents = render_documents
         # Striped locks: two messages of one person are handled one after the other in this
         # process; the submission version check covers other processes.
-        self._locks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+        self._locks = StripedLocks(LOCK_STRIPES)
         # submission id → (version, state): the answers are re-read only after another
         # process (or another engine) has written.
         self._answers_cache: dict[int, tuple[int, FormState]] = {}
@@ -113,8 +112,7 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         """Handle one message; the answer is committed before the replies are returned."""
-        lock = self._locks[zlib.crc32(f"{inbound.channel}:{inbound.user}".encode()) % LOCK_STRIPES]
-        async with lock:
+        async with self._locks(f"{inbound.channel}:{inbound.user}"):
             for _attempt in range(5):
                 try:
                     # A bare connection, not an ORM session: this is the hot path.
@@ -794,27 +792,28 @@ CONVERSATION_PHASES = {"answering", "editing", "confirming"}
 
 def asked_items(spec: FormSpec) -> dict[str, int]:
     """Code → 1-based number among asked items ("câu 37/212")."""
-    if "_asked_numbers" not in spec.__dict__:
-        numbers = {}
-        for item in spec.items:
-            if item.asked:
-                numbers[item.code] = len(numbers) + 1
-        spec.__dict__["_asked_numbers"] = numbers
-    return spec.__dict__["_asked_numbers"]
+    return spec.memo("_asked_numbers", _number_asked_items)
+
+
+def _number_asked_items(spec: FormSpec) -> dict[str, int]:
+    asked = [item.code for item in spec.items if item.asked]
+    return {code: n for n, code in enumerate(asked, start=1)}
 
 
 def context_lines(spec: FormSpec, item: Item) -> list[str]:
     """The printed group rows above an item ("Thông tin chỉ đạo, điều hành")."""
-    if "_context" not in spec.__dict__:
-        context: dict[str, list[str]] = {}
-        for section in spec.sections:
-            headings: list[tuple[str, str]] = []
-            for entry in section.entries:
-                if not hasattr(entry, "kind"):
-                    headings = [h for h in headings if entry.code.startswith(h[0] + ".")]
-                    headings.append((entry.code, entry.heading))
-                    continue
-                headings = [h for h in headings if entry.code.startswith(h[0] + ".")]
+    return spec.memo("_context", _heading_context).get(item.code, [])
+
+
+def _heading_context(spec: FormSpec) -> dict[str, list[str]]:
+    """Code → the texts of the headings whose code is a prefix of the item's code."""
+    context: dict[str, list[str]] = {}
+    for section in spec.sections:
+        headings: list[tuple[str, str]] = []  # the open headings, outermost first
+        for entry in section.entries:
+            headings = [h for h in headings if entry.code.startswith(h[0] + ".")]
+            if isinstance(entry, Heading):
+                headings.append((entry.code, entry.heading))
+            else:
                 context[entry.code] = [text for _, text in headings]
-        spec.__dict__["_context"] = context
-    return spec.__dict__["_context"].get(item.code, [])
+    return context

@@ -239,13 +239,7 @@ def _check_classes(rubric: Rubric, where: str, problems: list[str]) -> None:
 def rubric_for(spec: FormSpec) -> Rubric | None:
     """The built-in rubric of a form (None when it has none), loaded once per process."""
     path = rubric_path(spec.id)
-    if not path.exists():
-        return None
-    cached = spec.__dict__.get("_rubric")
-    if cached is None:
-        cached = load_rubric(path, spec)
-        spec.__dict__["_rubric"] = cached
-    return cached
+    return spec.memo("_rubric", lambda s: load_rubric(path, s) if path.exists() else None)
 
 
 # Scoring -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ so whoever edits a form learns exactly what to fix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -197,6 +198,14 @@ class FormSpec(StrictModel):
                 if source and source not in found:
                     found[source] = Expression(source)
         return found
+
+    def memo(self, name: str, build: Callable[[FormSpec], Any]) -> Any:
+        """``build(self)``, computed once and kept on the spec (as ``cached_property`` does),
+        for data other modules derive from a form: specs live as long as the process, and
+        hashing a whole spec to key a cache would cost more than the work."""
+        if name not in self.__dict__:
+            self.__dict__[name] = build(self)
+        return self.__dict__[name]
 
     def section(self, number: int) -> Section:
         return next(s for s in self.sections if s.number == number)
@@ -398,10 +407,3 @@ def all_forms() -> dict[str, FormSpec]:
             forms[spec.id] = spec
         _registry = forms
     return _registry
-
-
-def get_form(form_id: str) -> FormSpec:
-    forms = all_forms()
-    if form_id not in forms:
-        raise KeyError(form_id)
-    return forms[form_id]

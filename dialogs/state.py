@@ -58,9 +58,6 @@ class FormState:
         """Asked, applies, and neither answered nor skipped."""
         return item.asked and self.applies[item.code] and item.code not in self.stored
 
-    def is_done(self, item: Item) -> bool:
-        return item.asked and self.applies[item.code] and item.code in self.stored
-
     def next_open(self, after: Item | None = None) -> Item | None:
         """The first open item after ``after``, wrapping round to the start."""
         items = self.spec.items
@@ -116,21 +113,13 @@ class FormState:
         return broken
 
 
-def _memo(spec: FormSpec, name: str, build):
-    # Stored on the spec itself (as functools.cached_property does): specs live as long as
-    # the process, and hashing a whole spec per call would cost more than the work.
-    if name not in spec.__dict__:
-        spec.__dict__[name] = build(spec)
-    return spec.__dict__[name]
-
-
 def _dependents(spec: FormSpec) -> dict[str, set[str]]:
-    return _memo(spec, "_dependents", _build_dependents)
+    return spec.memo("_dependents", _build_dependents)
 
 
 def affected_constraints(spec: FormSpec) -> dict[str, list[tuple[Item, Constraint]]]:
     """For each code, the constraints that must be re-checked when its answer changes."""
-    return _memo(spec, "_affected_constraints", _build_affected)
+    return spec.memo("_affected_constraints", _build_affected)
 
 
 def _build_dependents(spec: FormSpec) -> dict[str, set[str]]:

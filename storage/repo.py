@@ -233,15 +233,6 @@ async def get_or_create_submission(
     return submission
 
 
-async def submission_version(session: AsyncSession, submission_id: int) -> tuple[int, str]:
-    row = (
-        await session.execute(
-            select(Submission.version, Submission.status).where(Submission.id == submission_id)
-        )
-    ).one()
-    return row.version, row.status
-
-
 async def bump_version(session: AsyncSession, submission_id: int, expected: int, **changes) -> int:
     """Optimistic write guard: raises StaleVersion if someone else wrote since ``expected``."""
     if changes:
@@ -429,12 +420,6 @@ async def create_invite(
 
 async def get_invite(session: AsyncSession, code: str) -> Invite | None:
     return await session.get(Invite, code)
-
-
-async def use_invite(session: AsyncSession, invite: Invite) -> None:
-    if invite.uses_left is not None:
-        invite.uses_left -= 1
-        await session.flush()
 
 
 # Operations: units, campaigns, roles --------------------------------------------------------
@@ -638,10 +623,6 @@ async def create_broadcast(session: AsyncSession, **fields) -> Broadcast:
     session.add(broadcast)
     await session.flush()
     return broadcast
-
-
-async def get_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
-    return await session.get(Broadcast, broadcast_id)
 
 
 async def enqueue(session: AsyncSession, rows: list[dict]) -> int:

@@ -388,6 +388,10 @@ class StubEngine:
         self.seen: list[tuple[str, str]] = []
         self.gate = asyncio.Event()
         self.handled: dict[str, asyncio.Event] = {}
+        self.asked: dict[str, str] = {}  # user → item last asked, as the database keeps it
+
+    async def position(self, channel: str, user: str) -> str | None:
+        return self.asked.get(user)
 
     def done(self, text: str) -> asyncio.Event:
         return self.handled.setdefault(text, asyncio.Event())
@@ -402,7 +406,10 @@ class StubEngine:
         self.done(what).set()
         if what == "long":
             option = Option("Có", "ans:1.1:0", "1")
+            self.asked[inbound.user] = "1.1"
             return [Outbound("dòng văn bản dài\n" * 600, options=(option,), asks="1.1")]
+        if what == "ask":
+            self.asked[inbound.user] = "1.1"
         return [Outbound(f"ok {what}", asks="1.1" if what == "ask" else None)]
 
 

@@ -53,6 +53,10 @@ class ScriptedEngine:
         self.fail: Exception | None = None
         self.seen: list[Inbound] = []
         self.release: asyncio.Event | None = None
+        self.asked: dict[str, str] = {}  # user → item last asked, as the database keeps it
+
+    async def position(self, channel: str, user: str) -> str | None:
+        return self.asked.get(user)
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         self.seen.append(inbound)
@@ -61,6 +65,9 @@ class ScriptedEngine:
         if self.fail is not None:
             error, self.fail = self.fail, None
             raise error
+        for reply in self.replies:
+            if reply.asks:
+                self.asked[inbound.user] = reply.asks
         return list(self.replies)
 
 
