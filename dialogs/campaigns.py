@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dialogs import values as fmt
+from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec
-from dialogs.state import FormState, Stored
+from dialogs.state import FormState
 from dialogs.text import fold
 from storage import repo
 from storage.models import Broadcast, Campaign, Respondent, Submission, Unit, utcnow
@@ -151,13 +151,8 @@ async def campaign_progress(
     submissions = {s.unit_id: s for s in await repo.submissions_of(session, spec.id, campaign.year)}
     for unit_id in submissions.keys() - units.keys():
         units[unit_id] = await repo.get_unit(session, unit_id)
-    by_submission: dict[int, dict[str, Stored]] = {s.id: {} for s in submissions.values()}
-    for answer in await repo.answers_of(session, list(by_submission)):
-        item = spec.by_code.get(answer.code)
-        if item is not None:
-            by_submission[answer.submission_id][answer.code] = Stored(
-                fmt.from_json(item, answer.value), answer.skipped, answer.raw
-            )
+    ids = [s.id for s in submissions.values()]
+    by_submission = parse_answer_rows(spec, await repo.answers_of(session, ids))
     last_answers = await repo.last_answer_times(session, list(by_submission))
     people: dict[int, list[Respondent]] = {}
     for respondent in await repo.respondents_of_units(session, list(units)):

@@ -327,10 +327,9 @@ class Engine:
         )
         values: dict[str, Any] = {}
         if previous is not None:
-            for answer in await repo.load_answers(session, previous.id):
-                item = spec.by_code.get(answer.code)
-                if item is not None and not answer.skipped and answer.value is not None:
-                    values[answer.code] = fmt.from_json(item, answer.value)
+            for code, answer in (await stored_answers(session, spec, previous.id)).items():
+                if not answer.skipped and answer.value is not None:
+                    values[code] = answer.value
         self._previous_cache[submission.id] = (time.monotonic(), values)
         return values
 

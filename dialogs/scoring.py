@@ -31,8 +31,9 @@ from sqlalchemy import select
 
 from dialogs import values as fmt
 from dialogs.expressions import Expression, ExpressionError, FractionValue
+from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FORMS_DIR, FormSpec, SpecError, StrictModel, read_yaml
-from dialogs.state import FormState, Stored
+from dialogs.state import FormState
 from storage.models import Answer, Submission
 from templates.wording import phrase, wording
 
@@ -545,7 +546,7 @@ async def campaign_best(session, spec: FormSpec, year: int, rubric: Rubric | Non
         return {}
     codes = _needed_codes(spec, rubric)
     stmt = (
-        select(Answer.submission_id, Answer.code, Answer.value, Answer.skipped)
+        select(Answer.submission_id, Answer.code, Answer.value, Answer.skipped, Answer.raw)
         .join(Submission, Submission.id == Answer.submission_id)
         .where(
             Submission.form_id == spec.id,
@@ -554,8 +555,5 @@ async def campaign_best(session, spec: FormSpec, year: int, rubric: Rubric | Non
             Answer.code.in_(codes),
         )
     )
-    stored: dict[int, dict[str, Stored]] = {}
-    for submission_id, code, value, skipped in (await session.execute(stmt)).all():
-        item = spec.by_code[code]
-        stored.setdefault(submission_id, {})[code] = Stored(fmt.from_json(item, value), skipped)
+    stored = parse_answer_rows(spec, (await session.execute(stmt)).all())
     return best_of(spec, rubric, [FormState(spec, answers) for answers in stored.values()])

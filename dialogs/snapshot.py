@@ -66,14 +66,20 @@ async def load_snapshot(
 async def stored_answers(session, spec: FormSpec, submission_id: int) -> dict[str, Stored]:
     """A submission's stored answers, parsed, by code; answers to codes ``spec`` no longer
     has are left out."""
-    stored = {}
-    for answer in await repo.load_answers(session, submission_id):
-        item = spec.by_code.get(answer.code)
+    rows = await repo.load_answers(session, submission_id)
+    return parse_answer_rows(spec, rows).get(submission_id, {})
+
+
+def parse_answer_rows(spec: FormSpec, rows) -> dict[int, dict[str, Stored]]:
+    """Answer rows (``submission_id``, ``code``, ``value``, ``skipped``, ``raw``) parsed and
+    grouped by submission; answers to codes ``spec`` no longer has are left out."""
+    grouped: dict[int, dict[str, Stored]] = {}
+    for row in rows:
+        item = spec.by_code.get(row.code)
         if item is not None:
-            stored[answer.code] = Stored(
-                fmt.from_json(item, answer.value), answer.skipped, answer.raw
-            )
-    return stored
+            stored = Stored(fmt.from_json(item, row.value), row.skipped, row.raw)
+            grouped.setdefault(row.submission_id, {})[row.code] = stored
+    return grouped
 
 
 async def snapshot(database: Database, submission_id: int) -> Snapshot | None:

@@ -269,11 +269,12 @@ async def list_submissions(session: AsyncSession) -> list[tuple[Submission, Unit
 # Answers -------------------------------------------------------------------------------------
 
 
+_ANSWER_COLUMNS = (Answer.submission_id, Answer.code, Answer.value, Answer.skipped, Answer.raw)
+
+
 async def load_answers(executor, submission_id: int) -> list[Any]:
-    """Rows with ``code``, ``value``, ``skipped`` and ``raw``."""
-    stmt = select(Answer.code, Answer.value, Answer.skipped, Answer.raw).where(
-        Answer.submission_id == submission_id
-    )
+    """Rows with ``submission_id``, ``code``, ``value``, ``skipped`` and ``raw``."""
+    stmt = select(*_ANSWER_COLUMNS).where(Answer.submission_id == submission_id)
     return list((await executor.execute(stmt)).all())
 
 
@@ -500,11 +501,12 @@ async def submissions_of(session: AsyncSession, form_id: str, year: int) -> list
     return list((await session.execute(stmt)).scalars())
 
 
-async def answers_of(session: AsyncSession, submission_ids: list[int]) -> list[Answer]:
+async def answers_of(session: AsyncSession, submission_ids: list[int]) -> list[Any]:
+    """The answer rows (as ``load_answers``) of several submissions at once."""
     if not submission_ids:
         return []
-    stmt = select(Answer).where(Answer.submission_id.in_(submission_ids))
-    return list((await session.execute(stmt)).scalars())
+    stmt = select(*_ANSWER_COLUMNS).where(Answer.submission_id.in_(submission_ids))
+    return list((await session.execute(stmt)).all())
 
 
 async def respondents_of_units(session: AsyncSession, unit_ids: list[int]) -> list[Respondent]:

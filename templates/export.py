@@ -19,10 +19,12 @@ from sqlalchemy import select
 from dialogs import values as fmt
 from dialogs.expressions import FractionValue
 from dialogs.scoring import CAMPAIGN_STATUSES, ScoreCard, best_of, rubric_for, score
+from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec, Item
-from dialogs.state import FormState, Stored
+from dialogs.state import FormState
+from storage import repo
 from storage.db import Database
-from storage.models import Answer, Submission, Unit
+from storage.models import Submission, Unit
 from templates.context import safe_text
 from templates.wording import phrase, wording
 
@@ -46,16 +48,9 @@ async def campaign_rows(session, spec: FormSpec, year: int) -> list[UnitRow]:
         .where(Submission.form_id == spec.id, Submission.year == year)
     )
     submissions = [(s, u) for s, u in (await session.execute(stmt)).all()]
-    stored: dict[int, dict[str, Stored]] = {s.id: {} for s, _ in submissions}
-    if submissions:
-        answers = select(Answer.submission_id, Answer.code, Answer.value, Answer.skipped).where(
-            Answer.submission_id.in_(list(stored))
-        )
-        for submission_id, code, value, skipped in (await session.execute(answers)).all():
-            item = spec.by_code.get(code)
-            if item is not None:
-                stored[submission_id][code] = Stored(fmt.from_json(item, value), skipped)
-    states = {s.id: FormState(spec, stored[s.id]) for s, _ in submissions}
+    rows = await repo.answers_of(session, [s.id for s, _ in submissions])
+    stored = parse_answer_rows(spec, rows)
+    states = {s.id: FormState(spec, stored.get(s.id, {})) for s, _ in submissions}
     return rank_rows(
         spec,
         [(u.name, s.status, states[s.id]) for s, u in submissions],
