@@ -37,6 +37,7 @@ from telegram_emulator import Emulator, TelegramBotProcess, TelegramUser  # noqa
 
 from dialogs.engine import Engine  # noqa: E402
 from dialogs.messages import Inbound  # noqa: E402
+from dialogs.payloads import decode  # noqa: E402
 from dialogs.spec import load_spec  # noqa: E402
 from storage import repo  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -114,7 +115,7 @@ async def engine_alone(users: int, workdir: Path) -> dict:
                 "bench",
                 str(n),
                 text=what if how == "send" else None,
-                payload=what if how == "press" else None,
+                payload=decode(what) if how == "press" else None,
                 message_id=str(number),
             )
             started = time.perf_counter()

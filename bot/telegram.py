@@ -46,6 +46,7 @@ from bot.telegram_render import MAX_MESSAGE, html_chunks, keyboard, pressed_labe
 from dialogs.engine import Engine
 from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
+from dialogs.payloads import KeepAnswer, KeepPrevious, PickOption, decode
 from templates.messages import say
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,6 @@ CHANNEL = "telegram"
 # The commands shown in Telegram's menu (setMyCommands), in this order; the engine knows them.
 MENU_COMMANDS = ("tieptuc", "quaylai", "boqua", "sua", "xem", "tiendo", "nop", "huy", "trogiup")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-# Presses that only show something (progress): the question's keyboard stays usable.
-SHOW_ONLY_PAYLOADS = frozenset({"cmd:tiendo"})
 
 Hook = Callable[[], Awaitable[Any]]
 
@@ -174,7 +173,7 @@ class TelegramChannel:
         inbound = Inbound(
             CHANNEL,
             str(user.id),
-            payload=query.data,
+            payload=decode(query.data),
             message_id=f"cb:{query.id}",
             name=user.full_name,
         )
@@ -218,14 +217,13 @@ class TelegramChannel:
 
     async def _mark_pressed(self, message: Message, data: str, replies: list[Outbound]) -> None:
         """Remove the pressed keyboard and show which button was pressed, unless the press
-        only showed something (progress) and the question is still the current one."""
-        moved_on = any(reply.asks or reply.options for reply in replies)
-        if data in SHOW_ONLY_PAYLOADS and not moved_on:
+        only showed something (progress) and the question is still the current one. An
+        answer button is shown as chosen only if the engine stored an answer (not when the
+        press was stale or refused)."""
+        if all(reply.informational for reply in replies):
             return
-        # An answer button is shown as chosen only if the engine stored it (not when the press
-        # was stale or refused by a constraint).
-        stored = any("accepted" in reply.extra for reply in replies)
-        is_answer = data.startswith(("ans:", "keep:"))
+        stored = any(reply.accepted for reply in replies)
+        is_answer = isinstance(decode(data), PickOption | KeepPrevious | KeepAnswer)
         label = pressed_label(message.reply_markup, data) if stored or not is_answer else None
         try:
             text = message.text_html if message.text else ""

@@ -11,11 +11,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import splitting
 from dialogs.messages import Option, Outbound
+from dialogs.payloads import encode
 
 # Bot API: a message text is 1–4096 characters after entity parsing, counted in UTF-16 code
 # units. We split the plain text (before escaping), so "&lt;" counts as the one "<" it shows.
 MAX_MESSAGE = 4096
-MAX_CALLBACK_DATA = 64  # bytes
 # Options whose labels fit in this many characters together share one row (Có · Không);
 # longer ones get a row each so a phone does not cut them off.
 ONE_ROW_CHARS = 24
@@ -33,9 +33,7 @@ def html_chunks(text: str) -> list[str]:
 
 
 def _button(option: Option) -> InlineKeyboardButton:
-    if len(option.payload.encode()) > MAX_CALLBACK_DATA:
-        raise ValueError(f"callback data over {MAX_CALLBACK_DATA} bytes: {option.payload!r}")
-    return InlineKeyboardButton(option.label, callback_data=option.payload)
+    return InlineKeyboardButton(option.label, callback_data=encode(option.payload))
 
 
 def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:

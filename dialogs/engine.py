@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,7 @@ from dialogs.expressions import REFERENCE
 from dialogs.locks import StripedLocks
 from dialogs.messages import Document, Inbound, Option, Outbound
 from dialogs.parsing import Refusal, parse_answer, parse_yes_no
+from dialogs.payloads import Confirm, KeepPrevious, PickOption, RunCommand
 from dialogs.phases import CONVERSATION, EDITABLE_STATUSES, SUBMISSION
 from dialogs.snapshot import stored_answers
 from dialogs.spec import FormSpec, Heading, Item, all_forms
@@ -128,7 +129,7 @@ class Engine:
         return [*replies, *await self._documents(replies)]
 
     async def _documents(self, replies: list[Outbound]) -> list[Outbound]:
-        submitted = [r.extra["submitted"] for r in replies if "submitted" in r.extra]
+        submitted = [r.submitted for r in replies if r.submitted is not None]
         if not submitted or self.render_documents is None:
             return []
         documents = []
@@ -278,9 +279,8 @@ class Engine:
         return replies
 
     def _command(self, inbound: Inbound) -> tuple[str | None, str]:
-        payload = inbound.payload or ""
-        if payload.startswith("cmd:"):
-            return COMMANDS.get(payload[4:], "help"), ""
+        if isinstance(inbound.payload, RunCommand):
+            return COMMANDS.get(inbound.payload.name, "help"), inbound.payload.argument
         text = (inbound.text or "").strip()
         if not text.startswith("/"):
             return None, ""
@@ -394,24 +394,21 @@ class Engine:
             item = turn.item
             if item is None:
                 return [Outbound(say("all_done"))]
-        payload = inbound.payload or ""
+        payload = inbound.payload
         after: FormState | None = None
-        if payload.startswith(("ans:", "keep:")):
-            kind, _, rest = payload.partition(":")
-            pressed, _, choice = rest.rpartition(":") if kind == "ans" else (rest, "", "")
-            if pressed != item.code:
-                notice = say("stale_button", pressed=pressed, current=item.code)
+        if isinstance(payload, PickOption | KeepPrevious):
+            if payload.code != item.code:
+                notice = say("stale_button", pressed=payload.code, current=item.code)
                 return self._ask_current(turn, [notice])
-            if kind == "keep":
+            if isinstance(payload, KeepPrevious):
                 typed, value = None, turn.previous_year.get(item.code)
                 if value is None:
                     return self._ask_current(turn, [say("no_previous")])
             else:
                 choices = item.choices()
-                index = int(choice) if choice.isdigit() else -1
-                if not 0 <= index < len(choices):
+                if not 0 <= payload.index < len(choices):
                     return self._ask_current(turn, [say("help")])
-                typed, value = choices[index][1], choices[index][0]
+                typed, value = choices[payload.index][1], choices[payload.index][0]
                 if item.kind == "multi_choice":  # one press picks one; typing "1, 3" picks more
                     value = [value]
         else:
@@ -484,8 +481,7 @@ class Engine:
         lines += self._computed_changes(turn.spec, before, turn.state)
         self._advance(turn, item)
         replies = self._ask_current(turn, ["\n".join(lines)])
-        replies[0].extra["accepted"] = item.code
-        return replies
+        return [replace(replies[0], accepted=item.code), *replies[1:]]
 
     async def _store(
         self, session, submission, before: FormState, after: FormState, item, who, inbound
@@ -649,15 +645,15 @@ class Engine:
             year=turn.submission.year,
         )
         options = (
-            Option(say("confirm_yes"), "confirm:yes", "1"),
-            Option(say("confirm_no"), "confirm:no", "2"),
+            Option(say("confirm_yes"), Confirm(True), "1"),
+            Option(say("confirm_no"), Confirm(False), "2"),
         )
         return [Outbound(text, options=options)]
 
     async def _confirm(self, session, turn: Turn) -> list[Outbound]:
-        payload = turn.inbound.payload or ""
-        if payload in ("confirm:yes", "confirm:no"):
-            yes = payload == "confirm:yes"
+        payload = turn.inbound.payload
+        if isinstance(payload, Confirm):
+            yes = payload.yes
         else:
             try:
                 yes = parse_yes_no(turn.spec.items[0], turn.inbound.text or "")
@@ -682,7 +678,7 @@ class Engine:
         turn.phase = CONVERSATION.next(turn.phase, "submit")
         turn.cursor = None
         text = say("submitted", unit=turn.unit.name, year=turn.submission.year)
-        return [Outbound(text, extra={"submitted": turn.submission.id})]
+        return [Outbound(text, submitted=turn.submission.id)]
 
     # Review and progress ---------------------------------------------------------------------
 
@@ -721,7 +717,8 @@ class Engine:
         rows = turn.state.progress()
         done, total = turn.state.totals()
         percent = round(100 * done / total) if total else 100
-        return Outbound(say("progress", done=done, total=total, percent=percent, sections=rows))
+        text = say("progress", done=done, total=total, percent=percent, sections=rows)
+        return Outbound(text, informational=True)
 
     # Asking ----------------------------------------------------------------------------------
 
@@ -772,17 +769,17 @@ class Engine:
             example=" ".join(examples),
         )
         options = [
-            Option(label, f"ans:{item.code}:{n}", str(n + 1))
+            Option(label, PickOption(item.code, n), str(n + 1))
             for n, (_value, label) in enumerate(item.choices())
         ]
         if previous is not None:
             options.append(
-                Option(say("keep_previous", value=previous_text), f"keep:{item.code}", "giu")
+                Option(say("keep_previous", value=previous_text), KeepPrevious(item.code), "giu")
             )
-        nav = [Option(say("nav_back"), "cmd:quaylai", "/quaylai")]
+        nav = [Option(say("nav_back"), RunCommand("quaylai"), "/quaylai")]
         if not item.required:
-            nav.append(Option(say("nav_skip"), "cmd:boqua", "/boqua"))
-        nav.append(Option(say("nav_progress"), "cmd:tiendo", "/tiendo"))
+            nav.append(Option(say("nav_skip"), RunCommand("boqua"), "/boqua"))
+        nav.append(Option(say("nav_progress"), RunCommand("tiendo"), "/tiendo"))
         return text, tuple(options), tuple(nav)
 
 

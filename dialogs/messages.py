@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from dialogs.payloads import Payload
 from templates.messages import say
 
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One message from a person: typed ``text`` or a pressed option's ``payload``."""
+    """One message from a person: typed ``text`` or a pressed button's ``payload``.
+
+    ``message_id`` identifies the message for de-duplication (a re-delivered update is
+    ignored); ``order`` is the sender's order of messages (Telegram's update id, Zalo's
+    timestamp), so a late message can be told from a current one."""
 
     channel: str
     user: str
     text: str | None = None
-    payload: str | None = None
+    payload: Payload | None = None
     message_id: str | None = None
     name: str | None = None
+    order: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +31,7 @@ class Option:
     buttons (the option number, or a keyword such as "giu")."""
 
     label: str
-    payload: str
+    payload: Payload
     typed: str
 
 
@@ -39,15 +45,22 @@ class Document:
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """One message to send. Telegram renders ``options`` and ``nav`` as an inline keyboard;
-    text channels render ``options`` as a numbered menu (``text_menu``)."""
+    text channels render ``options`` as a numbered menu (``text_menu``).
+
+    The typed flags tell a channel what happened without reading the text: ``asks`` is the
+    item this message asks (to tell a stale button from a fresh one); ``accepted`` the item
+    whose answer this turn stored; ``submitted`` the submission this turn submitted;
+    ``informational`` that the message only shows something (progress), so the question it
+    answers stays open."""
 
     text: str
     options: tuple[Option, ...] = ()
     nav: tuple[Option, ...] = ()
     document: Document | None = None
-    # The item this message asks, so a channel can tell a stale button from a fresh one.
     asks: str | None = None
-    extra: dict = field(default_factory=dict)
+    accepted: str | None = None
+    submitted: int | None = None
+    informational: bool = False
 
 
 def text_menu(message: Outbound, nav_hint: str | None = None) -> str:
@@ -56,7 +69,7 @@ def text_menu(message: Outbound, nav_hint: str | None = None) -> str:
     if message.options:
         lines.append("")
         for option in message.options:
-            if option.typed.isdigit():
+            if option.typed.isascii() and option.typed.isdigit():
                 lines.append(f"{option.typed}. {option.label}")
             else:
                 lines.append(say("menu_keyword", typed=option.typed, label=option.label))

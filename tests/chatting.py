@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from dialogs.engine import Engine
 from dialogs.messages import Inbound, Outbound
+from dialogs.payloads import decode
 from dialogs.snapshot import load_snapshot
 from storage import repo
 from storage.models import Submission
@@ -57,7 +58,9 @@ class Chat:
         return self.text
 
     async def press(self, payload: str) -> str:
-        inbound = Inbound(self.channel, self.user, payload=payload, message_id=next_id())
+        typed = decode(payload)
+        assert typed is not None, payload
+        inbound = Inbound(self.channel, self.user, payload=typed, message_id=next_id())
         self.last = await self.engine.handle(inbound)
         return self.text
 

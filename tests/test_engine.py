@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from dialogs.engine import Engine
 from dialogs.messages import Document, Inbound
+from dialogs.payloads import encode
 from storage import repo
 from storage.models import AnswerHistory
 
@@ -45,14 +46,14 @@ async def test_options_come_with_the_question(engine):
     await answer_all(chat, MINI_ANSWERS[:8])
     question = chat.last[-1]
     assert question.asks == "3.6"
-    assert [(o.label, o.payload, o.typed) for o in question.options] == [
+    assert [(o.label, encode(o.payload), o.typed) for o in question.options] == [
         ("Có", "ans:3.6:0", "1"),
         ("Không", "ans:3.6:1", "2"),
     ]
-    assert [o.payload for o in question.nav] == ["cmd:quaylai", "cmd:tiendo"]
+    assert [encode(o.payload) for o in question.nav] == ["cmd:quaylai", "cmd:tiendo"]
     reply = await chat.press("ans:3.6:0")
     assert "✓ Đã lưu 3.6: Có" in reply and chat.asks == "3.6.1"
-    assert "cmd:boqua" in [o.payload for o in chat.last[-1].nav]
+    assert "cmd:boqua" in [encode(o.payload) for o in chat.last[-1].nav]
 
 
 async def test_bad_answer_is_explained_and_nothing_is_stored(engine):
@@ -275,7 +276,7 @@ async def test_last_years_answer_is_offered(engine):
     assert [(o.label, o.typed) for o in question.options] == [
         ("Giữ như năm trước: 10 người", "giu")
     ]
-    reply = await chat.press(question.options[0].payload)
+    reply = await chat.press(encode(question.options[0].payload))
     assert "✓ Đã lưu 1.2: 10 người" in reply
     reply = await chat.say("giữ")
     assert "✓ Đã lưu 3.1: 10 người" in reply
@@ -320,7 +321,7 @@ async def test_documents_are_rendered_after_the_submission_is_committed(database
     await chat.say("có")
     assert seen == ["submitted"], "the renderer sees the committed submission"
     assert [m.document.filename for m in chat.last if m.document] == ["phieu.docx"]
-    assert chat.last[0].extra["submitted"]
+    assert chat.last[0].submitted
 
 
 async def test_position_is_read_from_the_database(engine, database, mini_spec):

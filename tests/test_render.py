@@ -16,6 +16,7 @@ from sqlalchemy import update
 from bot.cli import main
 from dialogs.engine import Engine
 from dialogs.messages import Inbound
+from dialogs.payloads import Confirm
 from dialogs.spec import all_forms
 from dialogs.state import FormState
 from storage.models import Submission
@@ -267,7 +268,7 @@ async def test_the_engine_sends_docx_and_pdf_when_a_submission_is_confirmed(data
     answers.update({"1.1": "Phòng Thử nghiệm", "5.1": "1/2", "6.2.1.a": "1", "6.2.1.e": "1"})
     await engine.fill(unit_name="Phòng Thử nghiệm", form_id="mini", year=2020, answers=answers)
     await engine.handle(Inbound("console", "u1", text="/nop", message_id="m1"))
-    replies = await engine.handle(Inbound("console", "u1", payload="confirm:yes", message_id="m2"))
+    replies = await engine.handle(Inbound("console", "u1", payload=Confirm(True), message_id="m2"))
     documents = [r.document for r in replies if r.document is not None]
     assert [d.mime_type for d in documents] == [
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
