@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs import access, review
-from dialogs import values as fmt
 from dialogs.expressions import REFERENCE
+from dialogs.kinds import format_value, parse_answer
 from dialogs.locks import StripedLocks
 from dialogs.messages import Document, Inbound, Option, Outbound
-from dialogs.parsing import Refusal, parse_answer, parse_yes_no
+from dialogs.numbers import format_number
+from dialogs.parsing import Refusal, parse_yes_no
 from dialogs.payloads import Confirm, KeepPrevious, PickOption, RunCommand
 from dialogs.phases import CONVERSATION, EDITABLE_STATUSES, SUBMISSION
 from dialogs.snapshot import stored_answers
@@ -241,7 +242,7 @@ class Engine:
                     results.append((item.code, False, problem))
                     continue
                 await self._store(session, submission, state, after, item, None, None)
-                results.append((item.code, True, fmt.format_value(item, value)))
+                results.append((item.code, True, format_value(item, value)))
         return results
 
     # One turn --------------------------------------------------------------------------------
@@ -408,9 +409,8 @@ class Engine:
                 choices = item.choices()
                 if not 0 <= payload.index < len(choices):
                     return self._ask_current(turn, [say("help")])
-                typed, value = choices[payload.index][1], choices[payload.index][0]
-                if item.kind == "multi_choice":  # one press picks one; typing "1, 3" picks more
-                    value = [value]
+                # One press picks one option, also of a multi-choice; typing "1, 3" picks more.
+                typed, value = choices[payload.index][1], item.type.picked(item, payload.index)
         else:
             typed = inbound.text or ""
             if fold(typed) in KEEP_WORDS and item.code in turn.previous_year:
@@ -430,7 +430,7 @@ class Engine:
     ) -> tuple[Any, str | None, FormState | None]:
         """(parsed value, None, the state with it), or (None, a Vietnamese sentence saying
         what is wrong, None)."""
-        if item.kind == "computed":
+        if item.calculate:
             inputs = list(spec.expressions[item.calculate].refs)
             return None, say("computed_item", code=item.code, inputs=inputs), None
         try:
@@ -439,7 +439,7 @@ class Engine:
             params = {"unit": item.unit, **refusal.params}
             for bound in ("min", "max"):
                 if bound in params:
-                    params[bound] = fmt.format_number(params[bound])
+                    params[bound] = format_number(params[bound])
             params.setdefault("text", typed.strip()[:40])
             params.setdefault("optional", not item.required)
             return None, say(refusal.key, **params), None
@@ -467,7 +467,7 @@ class Engine:
             value = state.value(match.group(1))
             if item is None or value is None:
                 return "…"
-            return fmt.format_value(item, value, with_unit=False)
+            return format_value(item, value, with_unit=False)
 
         return REFERENCE.sub(value_of, message)
 
@@ -477,7 +477,7 @@ class Engine:
             session, turn.submission, before, after, item, turn.respondent, turn.inbound
         )
         turn.changed_answer = True
-        lines = [say("saved", code=item.code, value=fmt.format_value(item, value))]
+        lines = [say("saved", code=item.code, value=format_value(item, value))]
         lines += self._computed_changes(turn.spec, before, turn.state)
         self._advance(turn, item)
         replies = self._ask_current(turn, ["\n".join(lines)])
@@ -494,8 +494,8 @@ class Engine:
             session,
             submission_id=submission.id,
             code=item.code,
-            old_value=fmt.to_json(item, old.value) if old else None,
-            value=fmt.to_json(item, new.value),
+            old_value=item.type.to_json(old.value) if old else None,
+            value=item.type.to_json(new.value),
             raw=new.raw,
             skipped=new.skipped,
             respondent_id=who.id if who else None,
@@ -516,7 +516,7 @@ class Engine:
                         "computed",
                         code=item.code,
                         label=item.label,
-                        value=fmt.format_value(item, value),
+                        value=format_value(item, value),
                         formula=item.formula,
                     )
                 )
@@ -597,7 +597,7 @@ class Engine:
                 i.code for code, i in self._codes[turn.spec.id].items() if code.startswith(wanted)
             ][:5]
             return [Outbound(say("unknown_code", code=argument, suggestions=suggestions))]
-        if item.kind == "computed":
+        if item.calculate:
             inputs = list(turn.spec.expressions[item.calculate].refs)
             return [Outbound(say("computed_item", code=item.code, inputs=inputs))]
         if not turn.state.applies[item.code]:
@@ -656,7 +656,7 @@ class Engine:
             yes = payload.yes
         else:
             try:
-                yes = parse_yes_no(turn.spec.items[0], turn.inbound.text or "")
+                yes = parse_yes_no(turn.inbound.text or "")
             except Refusal:
                 return [Outbound(say("confirm_again"))]
         if not yes:
@@ -702,14 +702,14 @@ class Engine:
                 if not state.applies[item.code]:
                     continue
                 stored = state.stored.get(item.code)
-                if item.kind == "computed":
-                    shown = fmt.format_value(item, state.value(item.code)) or say("review_empty")
+                if item.calculate:
+                    shown = format_value(item, state.value(item.code)) or say("review_empty")
                 elif stored is None:
                     shown = say("review_empty")
                 elif stored.skipped:
                     shown = say("review_skipped")
                 else:
-                    shown = fmt.format_value(item, stored.value)
+                    shown = format_value(item, stored.value)
                 lines.append(say("review_line", code=item.code, value=shown))
         return [Outbound("\n".join(lines))]
 
@@ -738,19 +738,11 @@ class Engine:
         stored = state.stored.get(item.code)
         current = None
         if stored is not None:
-            current = (
-                say("review_skipped") if stored.skipped else fmt.format_value(item, stored.value)
-            )
+            current = say("review_skipped") if stored.skipped else format_value(item, stored.value)
         previous = turn.previous_year.get(item.code)
-        previous_text = fmt.format_value(item, previous) if previous is not None else None
+        previous_text = format_value(item, previous) if previous is not None else None
         year = turn.submission.year + item.year_offset if item.year_offset is not None else None
-        examples = []
-        if item.plain:
-            examples.append(say("example_plain", low=item.min, high=item.max))
-        elif item.kind in ("integer", "decimal", "fraction", "multi_choice"):
-            examples.append(say(f"example_{item.kind}", unit=item.unit))
-        elif item.kind == "text":
-            examples.append(say("example_text", limit=item.max_length))
+        examples = [example] if (example := item.type.example(item)) else []
         if not item.required:
             examples.append(say("example_optional"))
         text = say(

@@ -7,11 +7,19 @@ separators ("1.234", "2,5"), sometimes with the unit ("100 Mbps", "50 tr.đ").
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from dialogs.expressions import FractionValue
-from dialogs.spec import Item
 from dialogs.text import clean, fold
+
+
+class NumberItem(Protocol):
+    """What reading a number needs of an item: its unit (a typed unit is accepted) and
+    bounds."""
+
+    unit: str | None
+    min: float | None
+    max: float | None
 
 
 class Refusal(ValueError):
@@ -45,7 +53,7 @@ _EN_DECIMAL = re.compile(r"^\d{1,3}(?:,\d{3})+\.\d+$")
 _NUMBER_HEAD = re.compile(r"^[-+]?[\d][\d., ]*")
 
 
-def _strip_unit(item: Item, folded: str) -> str:
+def _strip_unit(item: NumberItem, folded: str) -> str:
     """Remove a trailing unit that matches the item ("100 mbps" → "100")."""
     head = _NUMBER_HEAD.match(folded)
     if not head:
@@ -70,7 +78,7 @@ def _integer_text(text: str) -> int | None:
     return None
 
 
-def _check_bounds(item: Item, number: float) -> None:
+def _check_bounds(item: NumberItem, number: float) -> None:
     low = item.min if item.min is not None else 0
     if number < low:
         raise Refusal("negative" if low == 0 else "too_small", min=low, unit=item.unit)
@@ -78,7 +86,7 @@ def _check_bounds(item: Item, number: float) -> None:
         raise Refusal("too_large", max=item.max, unit=item.unit)
 
 
-def _number_text(item: Item, text: str) -> str | None:
+def _number_text(item: NumberItem, text: str) -> str | None:
     """The typed number, folded and without its unit; None for a word meaning zero ("không").
     A negative number is refused."""
     folded = fold(text)
@@ -89,7 +97,7 @@ def _number_text(item: Item, text: str) -> str | None:
     return _strip_unit(item, folded)
 
 
-def parse_integer(item: Item, text: str) -> int:
+def parse_integer(item: NumberItem, text: str) -> int:
     folded = _number_text(item, text)
     if folded is None:
         return 0
@@ -102,7 +110,7 @@ def parse_integer(item: Item, text: str) -> int:
     return number
 
 
-def parse_decimal(item: Item, text: str) -> float | int:
+def parse_decimal(item: NumberItem, text: str) -> float | int:
     folded = _number_text(item, text)
     if folded is None:
         return 0
@@ -123,7 +131,7 @@ def parse_decimal(item: Item, text: str) -> float | int:
     return number
 
 
-def parse_fraction(item: Item, text: str) -> FractionValue:
+def parse_fraction(item: NumberItem, text: str) -> FractionValue:
     folded = fold(text)
     parts = re.split(r"\s*/\s*|\s+tren\s+", folded)
     if len(parts) != 2:
@@ -141,7 +149,7 @@ def parse_fraction(item: Item, text: str) -> FractionValue:
     return FractionValue(part_value, whole_value)
 
 
-def parse_yes_no(item: Item, text: str) -> bool:
+def parse_yes_no(text: str) -> bool:
     folded = fold(text).rstrip(".!")
     if folded in YES:
         return True
@@ -151,11 +159,12 @@ def parse_yes_no(item: Item, text: str) -> bool:
     raise Refusal("not_yes_no")
 
 
-def _match_option(item: Item, text: str) -> Any:
-    options = item.choices()
+def match_option(options: list[tuple[Any, str]], text: str) -> Any:
+    """The value of the option ``text`` names: its number in the menu, its label or value
+    (with or without diacritics), or a unique part of its label."""
     folded = fold(text).rstrip(".")
-    if folded.isdigit():
-        index = int(folded)
+    if folded.isascii() and folded.isdigit():
+        index = int(folded) if len(folded) <= 3 else 0
         if 1 <= index <= len(options):
             return options[index - 1][0]
         raise Refusal("no_such_option", count=len(options))
@@ -169,51 +178,28 @@ def _match_option(item: Item, text: str) -> Any:
     raise Refusal("not_an_option", options=[label for _, label in options])
 
 
-def parse_choice(item: Item, text: str) -> Any:
-    return _match_option(item, text)
-
-
-def parse_multi_choice(item: Item, text: str) -> list[str]:
+def match_options(options: list[tuple[Any, str]], text: str) -> list[Any]:
+    """Several options ("1, 3", "1 3", "file và phần mềm"), in menu order; a word meaning
+    none ("không") chooses none."""
     folded = fold(text)
     if folded in ZERO_WORDS:
         return []
     pieces = [p for p in re.split(r"\s*[,;]\s*|\s+va\s+", folded) if p]
     if len(pieces) == 1 and re.fullmatch(r"\d+(?:\s+\d+)+", pieces[0]):
         pieces = pieces[0].split()
-    chosen: list[str] = []
+    chosen: list[Any] = []
     for piece in pieces:
-        value = _match_option(item, piece)
+        value = match_option(options, piece)
         if value not in chosen:
             chosen.append(value)
-    order = [value for value, _ in item.choices()]
+    order = [value for value, _ in options]
     return sorted(chosen, key=order.index)
 
 
-def parse_text(item: Item, text: str) -> str:
+def parse_text(text: str, max_length: int) -> str:
     value = clean(text)
     if not value:
         raise Refusal("empty_text")
-    if len(value) > item.max_length:
-        raise Refusal("too_long", limit=item.max_length, length=len(value))
+    if len(value) > max_length:
+        raise Refusal("too_long", limit=max_length, length=len(value))
     return value
-
-
-PARSERS = {
-    "integer": parse_integer,
-    "decimal": parse_decimal,
-    "fraction": parse_fraction,
-    "yes_no": parse_yes_no,
-    "tri_state": parse_choice,
-    "choice": parse_choice,
-    "multi_choice": parse_multi_choice,
-    "text": parse_text,
-}
-
-
-def parse_answer(item: Item, text: str) -> Any:
-    """The parsed value of ``text`` for ``item``; raises Refusal when it cannot be accepted."""
-    if item.kind == "computed":
-        raise Refusal("computed")
-    if item.kind != "text" and not text.strip():
-        raise Refusal("empty_text")
-    return PARSERS[item.kind](item, text)

@@ -29,8 +29,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from dialogs import values as fmt
 from dialogs.expressions import Expression, ExpressionError, FractionValue
+from dialogs.kinds import format_value
+from dialogs.numbers import format_number
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FORMS_DIR, FormSpec, SpecError, StrictModel, read_yaml
 from dialogs.state import FormState
@@ -38,7 +39,8 @@ from storage.models import Answer, Submission
 from templates.wording import phrase, wording
 
 RuleKind = Literal["ratio", "yes_no", "choice", "tri_state", "target", "relative", "met"]
-NUMBER_KINDS = ("integer", "decimal", "computed", "fraction")
+# Rules that may score a ``value`` expression instead of the item's own answer.
+VALUE_RULES = ("ratio", "yes_no", "target", "relative")
 TRI_STATE_SHARE = {"hoan_chinh": 1.0, "dang_thu_nghiem": 0.5}
 # Submissions whose answers count for the campaign's best value of a ``relative`` rule.
 CAMPAIGN_STATUSES = ("submitted", "approved")
@@ -200,26 +202,20 @@ def _check_rule(rule: Rule, spec: FormSpec, here: str, problems: list[str]) -> N
     if item.bonus and rule.bonus is False:
         problems.append(f"{here}: the form marks it (cộng điểm khuyến khích); it must be a bonus")
     kind = rule.rule
-    if kind == "ratio" and rule.value is None and item.kind not in NUMBER_KINDS:
-        problems.append(f"{here}: ratio needs a fraction or number item, or a value expression")
-    if kind == "yes_no" and rule.value is None and item.kind != "yes_no":
-        problems.append(f"{here}: yes_no rule on a {item.kind} item (give a value expression)")
-    if kind == "tri_state" and item.kind != "tri_state":
-        problems.append(f"{here}: tri_state rule on a {item.kind} item")
-    if kind == "choice":
-        if item.kind not in ("choice", "multi_choice"):
-            problems.append(f"{here}: choice rule on a {item.kind} item")
-        elif not rule.scores:
+    reads_value = rule.value is not None and kind in VALUE_RULES
+    if not reads_value and kind not in item.type.scored_by:
+        hint = " (give a value expression)" if kind in VALUE_RULES else ""
+        problems.append(f"{here}: {kind} rule on a {item.kind} item{hint}")
+    if kind == "choice" and item.type.needs_options:
+        if not rule.scores:
             problems.append(f"{here}: choice rule needs scores (option value: share 0–1)")
         else:
-            options = {o.value for o in item.options or ()}
+            options = {value for value, _label in item.choices()}
             for option, share in rule.scores.items():
                 if option not in options:
                     problems.append(f"{here}: scores: unknown option {option!r}")
                 if not 0 <= share <= 1:
                     problems.append(f"{here}: scores: {option}: share must be between 0 and 1")
-    if kind in ("target", "relative") and rule.value is None and item.kind not in NUMBER_KINDS:
-        problems.append(f"{here}: {kind} rule on a {item.kind} item")
     if kind == "target" and (rule.target is None or rule.target <= 0):
         problems.append(f"{here}: target rule needs a target greater than 0")
     if kind == "met" and item.target is None:
@@ -356,12 +352,12 @@ def _inputs(spec: FormSpec, rule: Rule, state: FormState) -> str:
     for code in codes:
         item = spec.by_code[code]
         value = state.value(code)
-        shown.append(f"{code} = {fmt.format_value(item, value) if value is not None else '…'}")
+        shown.append(f"{code} = {format_value(item, value) if value is not None else '…'}")
     return "; ".join(shown)
 
 
 def _n(number: float) -> str:
-    return fmt.format_number(round(number, 2))
+    return format_number(round(number, 2))
 
 
 def relative_values(spec: FormSpec, rubric: Rubric, state: FormState) -> dict[str, float]:
@@ -445,7 +441,7 @@ def target_checks(spec: FormSpec, state: FormState) -> list[TargetCheck]:
             TargetCheck(
                 code=item.code,
                 label=item.label,
-                value=fmt.format_value(item, value),
+                value=format_value(item, value),
                 target=item.target.text,
                 met=item.target.met(value),
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs import values as fmt
 from dialogs.spec import FormSpec, all_forms
 from dialogs.state import FormState, Stored
 from storage import repo
@@ -28,8 +27,8 @@ class Snapshot:
             value = self.state.value(item.code)
             if value is None:
                 continue
-            target = computed if item.kind == "computed" else answers
-            target[item.code] = fmt.to_json(item, value)
+            target = answers if item.asked else computed
+            target[item.code] = item.type.to_json(value)
         done, _total = self.state.totals()
         required = [
             i for i in self.spec.items if i.required and i.asked and self.state.applies[i.code]
@@ -77,7 +76,7 @@ def parse_answer_rows(spec: FormSpec, rows) -> dict[int, dict[str, Stored]]:
     for row in rows:
         item = spec.by_code.get(row.code)
         if item is not None:
-            stored = Stored(fmt.from_json(item, row.value), row.skipped, row.raw)
+            stored = Stored(item.type.from_json(row.value), row.skipped, row.raw)
             grouped.setdefault(row.submission_id, {})[row.code] = stored
     return grouped
 

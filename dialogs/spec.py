@@ -10,35 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dialogs.expressions import Expression, ExpressionError
+from dialogs.kinds import KINDS, Kind, kind_of
 
 FORMS_DIR = Path(__file__).parent / "forms"
-
-Kind = Literal[
-    "integer",
-    "decimal",
-    "yes_no",
-    "tri_state",
-    "choice",
-    "multi_choice",
-    "text",
-    "fraction",
-    "computed",
-]
-KINDS: tuple[str, ...] = Kind.__args__  # type: ignore[attr-defined]
-
-# The three answers of a website-function row, as printed in the official form.
-TRI_STATE_OPTIONS = (
-    ("hoan_chinh", "Hoàn chỉnh"),
-    ("dang_thu_nghiem", "Đang thử nghiệm"),
-    ("chua_co", "Chưa có"),
-)
-YES_NO_OPTIONS = ((True, "Có"), (False, "Không"))
 
 
 class SpecError(ValueError):
@@ -91,7 +71,7 @@ class Target(StrictModel):
 
 class Item(StrictModel):
     code: str
-    kind: Kind
+    kind: str  # a name in dialogs.kinds.KINDS
     label: str
     hint: str | None = None
     unit: str | None = None
@@ -121,10 +101,22 @@ class Item(StrictModel):
             raise ValueError("code must be non-empty and without spaces")
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _kind_is_known(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown kind {value!r}; known: {', '.join(KINDS)}")
+        return value
+
+    @property
+    def type(self) -> Kind:
+        """What this item's kind means (parsing, storing, writing, scoring)."""
+        return kind_of(self)
+
     @property
     def asked(self) -> bool:
         """Computed items are shown, never asked."""
-        return self.kind != "computed"
+        return kind_of(self).asked
 
     @property
     def year_offset(self) -> int | None:
@@ -137,13 +129,7 @@ class Item(StrictModel):
 
     def choices(self) -> list[tuple[Any, str]]:
         """(value, label) pairs a person may pick from, for kinds that have them."""
-        if self.kind == "yes_no":
-            return list(YES_NO_OPTIONS)
-        if self.kind == "tri_state":
-            return list(TRI_STATE_OPTIONS)
-        if self.kind in ("choice", "multi_choice"):
-            return [(o.value, o.label) for o in self.options or ()]
-        return []
+        return kind_of(self).choices(self)
 
 
 class Heading(StrictModel):
@@ -216,7 +202,7 @@ class FormSpec(StrictModel):
     @cached_property
     def computation_order(self) -> list[Item]:
         """Computed items in dependency order (the loader has refused cycles)."""
-        computed = [i for i in self.items if i.kind == "computed"]
+        computed = [i for i in self.items if i.calculate]
         done: set[str] = set()
         ordered: list[Item] = []
 
@@ -226,7 +212,7 @@ class FormSpec(StrictModel):
             done.add(item.code)
             for ref in self.expressions[item.calculate or ""].refs:
                 dep = self.by_code[ref]
-                if dep.kind == "computed":
+                if dep.calculate:
                     visit(dep)
             ordered.append(item)
 
@@ -296,7 +282,7 @@ def _check_cycles(spec: FormSpec, where: str, problems: list[str]) -> None:
     ordering alone cannot rule out a cycle: walk the graph."""
     graph: dict[str, list[str]] = {}
     for item in spec.items:
-        if item.kind == "computed" and item.calculate:
+        if item.calculate:
             try:
                 graph[item.code] = [r for r in Expression(item.calculate).refs if r in spec.by_code]
             except ExpressionError:
@@ -325,12 +311,8 @@ def _check_items(spec: FormSpec, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: item {entry.code}: duplicate code")
         seen.add(entry.code)
     for item in spec.items:
-        if item.kind in ("choice", "multi_choice") and not item.options:
-            problems.append(f"{where}: item {item.code}: {item.kind} has no options")
-        if item.kind == "computed" and not item.calculate:
-            problems.append(f"{where}: item {item.code}: computed item has no calculate")
-        if item.kind != "computed" and item.calculate:
-            problems.append(f"{where}: item {item.code}: only computed items may calculate")
+        for problem in kind_of(item).spec_problems(item):
+            problems.append(f"{where}: item {item.code}: {problem}")
         if item.table and item.table not in spec.tables:
             problems.append(f"{where}: item {item.code}: unknown table {item.table!r}")
 

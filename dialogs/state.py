@@ -43,7 +43,7 @@ class FormState:
             self.applies[item.code] = applies
             if not applies:
                 continue
-            if item.kind == "computed":
+            if item.calculate:
                 self.values[item.code] = expressions[item.calculate].evaluate(self.values)
             elif (answer := stored.get(item.code)) is not None and not answer.skipped:
                 self.values[item.code] = answer.value
@@ -126,7 +126,7 @@ def _build_dependents(spec: FormSpec) -> dict[str, set[str]]:
     """For each code, the computed items whose value depends on it (transitively)."""
     direct: dict[str, set[str]] = {item.code: set() for item in spec.items}
     for item in spec.items:
-        if item.kind == "computed":
+        if item.calculate:
             for ref in spec.expressions[item.calculate].refs:
                 direct[ref].add(item.code)
     closure: dict[str, set[str]] = {}

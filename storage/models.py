@@ -1,4 +1,4 @@
-"""The tables. Answers are stored as JSON values (see ``dialogs.values``) with what was typed."""
+"""The tables. Answers are stored as JSON values (see ``dialogs.kinds``) with what was typed."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from dialogs import values as fmt
+from dialogs.kinds import format_value
+from dialogs.numbers import format_number
 from dialogs.scoring import ScoreCard
 from dialogs.snapshot import Snapshot
 from dialogs.spec import FormSpec, Heading, Item, Section
@@ -53,15 +54,8 @@ def _depth(code: str) -> int:
     return code.count(".")
 
 
-def _is_year(item: Item) -> bool:
-    return item.kind == "integer" and (item.min or 0) >= 1000 and (item.max or 10**4) < 10**4
-
-
 def _value(item: Item, state: FormState) -> str:
-    value = state.value(item.code)
-    if value is not None and _is_year(item):
-        return str(value)  # "2020", not "2.020"
-    return safe_text(fmt.format_value(item, value, with_unit=False))
+    return safe_text(format_value(item, state.value(item.code), with_unit=False))
 
 
 # Lines ---------------------------------------------------------------------------------------
@@ -91,7 +85,7 @@ def _line(item: Item, state: FormState) -> dict:
     value = state.value(item.code)
     options = _options(item, value) if item.choices() else []
     inline = sum(len(o["label"]) + 3 for o in options) <= INLINE_OPTIONS
-    formula = safe_text(item.formula or item.calculate) if item.kind == "computed" else ""
+    formula = safe_text(item.formula or item.calculate) if item.calculate else ""
     return {
         "kind": "line",
         "code": item.code,
@@ -268,11 +262,11 @@ def _checklist(section: Section, state: FormState) -> dict:
             rows.append({"group": True, "cells": cells, "codes": []})
             continue
         value = state.value(entry.code)
-        shown = safe_text(fmt.format_value(entry, value))
+        shown = safe_text(format_value(entry, value))
         if entry.choices():
             shown = "\n".join(f"{o['box']} {o['label']}" for o in _options(entry, value))
         label = safe_text(entry.label)
-        if entry.kind == "computed" and (entry.formula or entry.calculate):
+        if entry.calculate:
             label = f"{label}\n({safe_text(entry.formula or entry.calculate)})"
         verdict = ""
         if entry.target is not None:
@@ -338,7 +332,7 @@ def _short(text: str, limit: int = 90) -> str:
 
 def score_context(card: ScoreCard) -> dict:
     words = wording()
-    n = fmt.format_number
+    n = format_number
     return {
         "available": bool(card.groups),
         "rubric": card.rubric,

@@ -16,8 +16,6 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
-from dialogs import values as fmt
-from dialogs.expressions import FractionValue
 from dialogs.scoring import CAMPAIGN_STATUSES, ScoreCard, best_of, rubric_for, score
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec, Item
@@ -83,13 +81,8 @@ def rank_rows(spec: FormSpec, units: list[tuple[str, str, FormState]]) -> list[U
 
 def _cell_value(item: Item, value: Any) -> Any:
     """Numbers stay numbers (so the sheet can sum and sort); everything else is text."""
-    if value is None:
-        return None
-    if item.kind in ("integer", "decimal", "computed") and isinstance(value, int | float):
-        return value if not isinstance(value, bool) else fmt.format_value(item, value)
-    if isinstance(value, FractionValue):
-        return f"{value.part}/{value.whole}"
-    return safe_text(fmt.format_value(item, value, with_unit=False))
+    cell = item.type.cell(item, value)
+    return safe_text(cell) if isinstance(cell, str) else cell
 
 
 def _put(sheet, row: int, column: int, value: Any) -> None:

@@ -5,9 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialogs.expressions import FractionValue
-from dialogs.parsing import Refusal, parse_answer
+from dialogs.kinds import parse_answer
+from dialogs.numbers import format_number
+from dialogs.parsing import Refusal
 from dialogs.spec import Item, Option
-from dialogs.values import format_number
 
 COUNT = Item(code="1.2", kind="integer", label="Số CBCC", unit="người")
 MACHINES = Item(code="3.2.a", kind="integer", label="Số máy", unit="máy")

@@ -6,7 +6,7 @@ import pytest
 from chatting import Chat, submission_of
 
 from dialogs.engine import Engine
-from dialogs.samples import sample_answer, smaller_answer
+from dialogs.kinds import sample_answer, smaller_answer
 from dialogs.spec import all_forms
 
 
