@@ -30,7 +30,8 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialogs.engine import Engine  # noqa: E402
+from dialogs import Engine  # noqa: E402
+from dialogs.filling import fill_answers  # noqa: E402
 from dialogs.kinds import sample_answer, smaller_answer  # noqa: E402
 from dialogs.spec import all_forms  # noqa: E402
 from storage import repo  # noqa: E402
@@ -49,16 +50,26 @@ async def complete_submission(database: Database) -> int:
     engine = Engine(database)
     spec = engine.forms[FORM]
     unit = "Sở Thông tin và Truyền thông"
-    await engine.fill(unit_name=unit, form_id=FORM, year=YEAR, answers={})
+    await fill_answers(engine.db, engine.forms, unit_name=unit, form_id=FORM, year=YEAR, answers={})
     for item in spec.items:
         if not item.asked:
             continue
-        results = await engine.fill(
-            unit_name=unit, form_id=FORM, year=YEAR, answers={item.code: sample_answer(item, YEAR)}
+        results = await fill_answers(
+            engine.db,
+            engine.forms,
+            unit_name=unit,
+            form_id=FORM,
+            year=YEAR,
+            answers={item.code: sample_answer(item, YEAR)},
         )
         if not results[0][1] and smaller_answer(item):
-            await engine.fill(
-                unit_name=unit, form_id=FORM, year=YEAR, answers={item.code: smaller_answer(item)}
+            await fill_answers(
+                engine.db,
+                engine.forms,
+                unit_name=unit,
+                form_id=FORM,
+                year=YEAR,
+                answers={item.code: smaller_answer(item)},
             )
     async with database.session() as session, session.begin():
         submission = (await repo.list_submissions(session))[0][0]

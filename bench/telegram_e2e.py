@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 import httpx  # noqa: E402
 from telegram_emulator import Emulator, TelegramBotProcess, TelegramUser  # noqa: E402
 
-from dialogs.engine import Engine  # noqa: E402
+from dialogs import Engine  # noqa: E402
 from dialogs.messages import Inbound  # noqa: E402
 from dialogs.payloads import decode  # noqa: E402
 from dialogs.spec import load_spec  # noqa: E402

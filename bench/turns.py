@@ -26,7 +26,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialogs.engine import Engine  # noqa: E402
+from dialogs import Engine  # noqa: E402
 from dialogs.kinds import sample_answer, smaller_answer  # noqa: E402
 from dialogs.messages import Inbound  # noqa: E402
 from dialogs.spec import all_forms  # noqa: E402

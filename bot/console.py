@@ -6,7 +6,7 @@ import asyncio
 import sys
 from typing import TextIO
 
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.messages import Inbound, Outbound, text_menu
 from templates.messages import say
 

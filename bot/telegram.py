@@ -43,7 +43,8 @@ from telegram.request import BaseRequest
 
 from bot.splitting import utf16_len
 from bot.telegram_render import MAX_MESSAGE, html_chunks, keyboard, pressed_label
-from dialogs.engine import Engine
+from dialogs import Engine
+from dialogs.commands import menu
 from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
 from dialogs.payloads import KeepAnswer, KeepPrevious, PickOption, decode
@@ -52,8 +53,6 @@ from templates.messages import say
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-# The commands shown in Telegram's menu (setMyCommands), in this order; the engine knows them.
-MENU_COMMANDS = ("tieptuc", "quaylai", "boqua", "sua", "xem", "tiendo", "nop", "huy", "trogiup")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 Hook = Callable[[], Awaitable[Any]]
@@ -276,7 +275,7 @@ class TelegramChannel:
 
 async def register_commands(application: Application) -> None:
     """setMyCommands with the Vietnamese descriptions; a refusal is logged, not fatal."""
-    commands = [BotCommand(name, say(f"telegram_command_{name}")) for name in MENU_COMMANDS]
+    commands = [BotCommand(name, description) for name, description in menu()]
     try:
         await application.bot.set_my_commands(commands)
     except TelegramError as exc:

@@ -38,7 +38,7 @@ import tornado.web
 from bot.links import DocumentLinks
 from bot.zalo_api import POLL_TIMEOUT, ZaloApi, ZaloApiError
 from bot.zalo_render import render
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
 from templates.messages import say

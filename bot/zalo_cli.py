@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.links import DocumentLinks, LinkConfigError
-from dialogs.engine import DocumentRenderer, Engine
+from dialogs import DocumentRenderer, Engine
 
 DEFAULT_PORT = 8080
 Hook = Callable[[], Awaitable[object]]

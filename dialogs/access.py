@@ -23,15 +23,6 @@ log = logging.getLogger(__name__)
 
 ROLES = ("respondent", "reviewer", "admin")
 RANK = {role: n for n, role in enumerate(ROLES)}
-# The least role each staff action needs.
-ACTIONS = {
-    "list": "reviewer",
-    "documents": "reviewer",
-    "ranking": "reviewer",
-    "return": "reviewer",
-    "approve": "reviewer",
-    "announce": "admin",
-}
 WRONG_CODE_LIMIT = 5
 WRONG_CODE_WINDOW = timedelta(hours=1)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -57,8 +48,9 @@ def role_of(respondent: Respondent | None, channel: str, user: str) -> str | Non
     return respondent.role if respondent.role in RANK else "respondent"
 
 
-def allowed(role: str | None, action: str) -> bool:
-    return role is not None and RANK[role] >= RANK[ACTIONS[action]]
+def allowed(role: str | None, needed: str) -> bool:
+    """Whether ``role`` is at least ``needed`` (the least role of a command)."""
+    return role is not None and RANK[role] >= RANK[needed]
 
 
 def is_staff(role: str | None) -> bool:
@@ -73,17 +65,17 @@ def higher(current: str | None, offered: str) -> str:
     return offered
 
 
-def refuse(inbound: Inbound, role: str | None, action: str, command: str) -> list[Outbound]:
-    """A polite refusal that changes nothing, and a log line for the IT team."""
+def refuse(inbound: Inbound, role: str | None, command: str, needed: str) -> list[Outbound]:
+    """A polite refusal of ``/command`` (which needs the role ``needed``) that changes
+    nothing, and a log line for the IT team."""
     log.warning(
-        "refused %s (/%s) for %s:%s with role %s",
-        action,
+        "refused /%s for %s:%s with role %s",
         command,
         inbound.channel,
         inbound.user,
         role or "none",
     )
-    return [Outbound(say("refused_role", command=command, needed=say(f"role_{ACTIONS[action]}")))]
+    return [Outbound(say("refused_role", command=command, needed=say(f"role_{needed}")))]
 
 
 def new_code() -> str:

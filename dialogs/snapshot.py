@@ -72,13 +72,21 @@ async def stored_answers(session, spec: FormSpec, submission_id: int) -> dict[st
 def parse_answer_rows(spec: FormSpec, rows) -> dict[int, dict[str, Stored]]:
     """Answer rows (``submission_id``, ``code``, ``value``, ``skipped``, ``raw``) parsed and
     grouped by submission; answers to codes ``spec`` no longer has are left out."""
-    grouped: dict[int, dict[str, Stored]] = {}
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row.submission_id, []).append(row)
+    return {submission: parse_answers(spec, group) for submission, group in grouped.items()}
+
+
+def parse_answers(spec: FormSpec, rows) -> dict[str, Stored]:
+    """One submission's answer rows (``code``, ``value``, ``skipped``, ``raw``) by code,
+    parsed; answers to codes ``spec`` no longer has are left out."""
+    parsed: dict[str, Stored] = {}
     for row in rows:
         item = spec.by_code.get(row.code)
         if item is not None:
-            stored = Stored(item.type.from_json(row.value), row.skipped, row.raw)
-            grouped.setdefault(row.submission_id, {})[row.code] = stored
-    return grouped
+            parsed[row.code] = Stored(item.type.from_json(row.value), row.skipped, row.raw)
+    return parsed
 
 
 async def snapshot(database: Database, submission_id: int) -> Snapshot | None:

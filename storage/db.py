@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.turns import TurnThreads
+
 DEFAULT_URL = "sqlite+aiosqlite:///./formbot.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -61,6 +63,14 @@ class Database:
         self.session: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
+        self._turns: TurnThreads | None = None
+
+    @property
+    def turns(self) -> TurnThreads:
+        """The database threads that run conversation turns (``storage.turns``)."""
+        if self._turns is None:
+            self._turns = TurnThreads(self.url)
+        return self._turns
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (creates the SQLite file on first use)."""
@@ -68,6 +78,9 @@ class Database:
             await connection.run_sync(_run_upgrade)
 
     async def dispose(self) -> None:
+        if self._turns is not None:
+            await self._turns.close()
+            self._turns = None
         await self.engine.dispose()
 
 

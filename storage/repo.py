@@ -1,16 +1,15 @@
-"""Repository functions: every read and write the engine and the CLI make, on one session.
+"""Repository functions on an async session: units, submissions, people, invites, campaigns.
+(A conversation turn's own statements are in ``storage.turns``.)
 
-Callers own the transaction (``async with session.begin()``); nothing here commits, so one
-turn of the conversation is one transaction.
+Callers own the transaction (``async with session.begin()``); nothing here commits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,10 +27,7 @@ from storage.models import (
     Unit,
     utcnow,
 )
-
-
-class StaleVersion(RuntimeError):
-    """Another writer changed the submission first; the turn must be retried."""
+from storage.turns import StaleVersion
 
 
 def _dialect_name(executor) -> str:
@@ -44,152 +40,12 @@ def _insert_for(executor) -> Any:
     return postgresql.insert if _dialect_name(executor) == "postgresql" else sqlite.insert
 
 
-# Statements of the per-message path are built once, on the tables (not the ORM classes), and
-# executed with parameters: building and cache-keying a statement per call costs more than
-# running it.
-_ANSWERS = Answer.__table__
-_HISTORY = AnswerHistory.__table__
-_PROCESSED = ProcessedMessage.__table__
-
-
-def _per_dialect(build) -> dict[str, Any]:
-    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
-
-
-_MARK_PROCESSED = _per_dialect(lambda ins: ins(_PROCESSED).on_conflict_do_nothing())
-
-
-def _upsert_answer(ins):
-    stmt = ins(_ANSWERS)
-    changed = ("raw", "value", "skipped", "respondent_id", "channel", "updated_at")
-    return stmt.on_conflict_do_update(
-        index_elements=["submission_id", "code"],
-        set_={name: stmt.excluded[name] for name in changed},
-    )
-
-
-_UPSERT_ANSWER = _per_dialect(_upsert_answer)
-_BUMP_VERSION = (
-    update(Submission.__table__)
-    .where(
-        Submission.__table__.c.id == bindparam("b_id"),
-        Submission.__table__.c.version == bindparam("b_expected"),
-    )
-    .values(version=bindparam("b_version"), updated_at=bindparam("b_now"))
-)
-_SAVE_CONVERSATION = (
-    update(Respondent.__table__)
-    .where(Respondent.__table__.c.id == bindparam("b_id"))
-    .values(
-        phase=bindparam("b_phase"),
-        cursor=bindparam("b_cursor"),
-        return_to=bindparam("b_return_to"),
-        last_seen_at=bindparam("b_now"),
-    )
-)
-
-
-async def mark_processed(executor, channel: str, chat: str, message_id: str) -> bool:
-    """Record a message as handled; False when it was handled before (a re-delivery)."""
+async def mark_processed(session: AsyncSession, channel: str, chat: str, message_id: str) -> bool:
+    """Record a message as handled; False when it was handled before (a re-delivery). For
+    the messages that are not conversation turns (invites, staff commands)."""
     row = {"channel": channel, "chat": chat, "message_id": message_id, "at": utcnow()}
-    result = await executor.execute(_MARK_PROCESSED[_dialect_name(executor)], row)
-    return result.rowcount == 1
-
-
-# The per-message read ------------------------------------------------------------------------
-
-
-@dataclass
-class RespondentView:
-    id: int
-    channel: str
-    external_id: str
-    role: str
-    unit_id: int | None
-    submission_id: int | None
-    phase: str
-    cursor: str | None
-    return_to: str | None
-
-
-@dataclass
-class SubmissionView:
-    id: int
-    unit_id: int
-    form_id: str
-    year: int
-    status: str
-    version: int
-    submitted_at: datetime | None
-    returned_reason: str | None
-
-
-@dataclass
-class UnitView:
-    id: int
-    name: str
-    form_id: str
-
-
-_LOAD_TURN_VIEWS = (
-    select(
-        Respondent.id,
-        Respondent.role,
-        Respondent.unit_id,
-        Respondent.submission_id,
-        Respondent.phase,
-        Respondent.cursor,
-        Respondent.return_to,
-        Submission.unit_id.label("s_unit_id"),
-        Submission.form_id,
-        Submission.year,
-        Submission.status,
-        Submission.version,
-        Submission.submitted_at,
-        Submission.returned_reason,
-        Unit.name,
-        Unit.form_id.label("unit_form_id"),
-    )
-    .join(Submission, Submission.id == Respondent.submission_id)
-    .join(Unit, Unit.id == Submission.unit_id)
-    .where(
-        Respondent.channel == bindparam("b_channel"),
-        Respondent.external_id == bindparam("b_external_id"),
-    )
-)
-
-
-async def load_turn_views(
-    executor, channel: str, external_id: str
-) -> tuple[RespondentView, SubmissionView, UnitView] | None:
-    """The respondent, their submission and unit in one query (the hot path of every turn);
-    None when this person is not bound to a submission."""
-    params = {"b_channel": channel, "b_external_id": external_id}
-    row = (await executor.execute(_LOAD_TURN_VIEWS, params)).first()
-    if row is None:
-        return None
-    respondent = RespondentView(
-        row.id,
-        channel,
-        external_id,
-        row.role,
-        row.unit_id,
-        row.submission_id,
-        row.phase,
-        row.cursor,
-        row.return_to,
-    )
-    submission = SubmissionView(
-        row.submission_id,
-        row.s_unit_id,
-        row.form_id,
-        row.year,
-        row.status,
-        row.version,
-        row.submitted_at,
-        row.returned_reason,
-    )
-    return respondent, submission, UnitView(row.s_unit_id, row.name, row.unit_form_id)
+    stmt = _insert_for(session)(ProcessedMessage).values(**row).on_conflict_do_nothing()
+    return (await session.execute(stmt)).rowcount == 1
 
 
 # Units ---------------------------------------------------------------------------------------
@@ -234,19 +90,14 @@ async def get_or_create_submission(
 
 
 async def bump_version(session: AsyncSession, submission_id: int, expected: int, **changes) -> int:
-    """Optimistic write guard: raises StaleVersion if someone else wrote since ``expected``."""
-    if changes:
-        stmt = (
-            update(Submission)
-            .where(Submission.id == submission_id, Submission.version == expected)
-            .values(version=expected + 1, updated_at=utcnow(), **changes)
-        )
-        result = await session.execute(stmt)
-    else:
-        params = {"b_id": submission_id, "b_expected": expected}
-        params |= {"b_version": expected + 1, "b_now": utcnow()}
-        result = await session.execute(_BUMP_VERSION, params)
-    if result.rowcount != 1:
+    """Change a submission (status, return reason …) if nobody wrote since ``expected``;
+    raises StaleVersion otherwise. Returns the new version."""
+    stmt = (
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.version == expected)
+        .values(version=expected + 1, updated_at=utcnow(), **changes)
+    )
+    if (await session.execute(stmt)).rowcount != 1:
         raise StaleVersion(submission_id)
     return expected + 1
 
@@ -276,46 +127,6 @@ async def load_answers(executor, submission_id: int) -> list[Any]:
     """Rows with ``submission_id``, ``code``, ``value``, ``skipped`` and ``raw``."""
     stmt = select(*_ANSWER_COLUMNS).where(Answer.submission_id == submission_id)
     return list((await executor.execute(stmt)).all())
-
-
-async def save_answer(
-    session: AsyncSession,
-    *,
-    submission_id: int,
-    code: str,
-    old_value: Any,
-    value: Any,
-    raw: str | None,
-    skipped: bool,
-    respondent_id: int | None,
-    channel: str | None,
-    message_id: str | None,
-) -> None:
-    """Upsert the current answer and append the change to the history."""
-    now = utcnow()
-    row = {
-        "submission_id": submission_id,
-        "code": code,
-        "raw": raw,
-        "value": value,
-        "skipped": skipped,
-        "respondent_id": respondent_id,
-        "channel": channel,
-        "updated_at": now,
-    }
-    await session.execute(_UPSERT_ANSWER[_dialect_name(session)], row)
-    history = {
-        "submission_id": submission_id,
-        "code": code,
-        "old_value": old_value,
-        "new_value": value,
-        "raw": raw,
-        "respondent_id": respondent_id,
-        "channel": channel,
-        "message_id": message_id,
-        "at": now,
-    }
-    await session.execute(insert(_HISTORY), history)
 
 
 async def answer_history(session: AsyncSession, submission_id: int) -> list[AnswerHistory]:
@@ -358,6 +169,8 @@ async def bind_respondent(
     if respondent is None:
         respondent = Respondent(channel=channel, external_id=external_id)
         session.add(respondent)
+    if respondent.submission_id != submission_id:  # another form: start at its first question
+        respondent.cursor = None
     respondent.unit_id = unit_id
     respondent.submission_id = submission_id
     respondent.role = role
@@ -366,24 +179,6 @@ async def bind_respondent(
     respondent.return_to = None
     await session.flush()
     return respondent
-
-
-async def save_conversation(
-    session: AsyncSession,
-    respondent_id: int,
-    *,
-    phase: str,
-    cursor: str | None,
-    return_to: str | None,
-) -> None:
-    params = {
-        "b_id": respondent_id,
-        "b_phase": phase,
-        "b_cursor": cursor,
-        "b_return_to": return_to,
-        "b_now": utcnow(),
-    }
-    await session.execute(_SAVE_CONVERSATION, params)
 
 
 async def respondents_of_unit(session: AsyncSession, unit_id: int) -> list[Respondent]:

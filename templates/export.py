@@ -152,3 +152,16 @@ async def export_campaign(database: Database, spec: FormSpec, year: int) -> tupl
     async with database.session() as session:
         rows = await campaign_rows(session, spec, year)
     return write_xlsx(spec, year, rows), len(rows)
+
+
+def campaign_ranking(database: Database):
+    """The staff services' ranker (``dialogs.services.Ranker``): every unit of a campaign,
+    scored and ranked, and the ranking sheet."""
+    from dialogs.services import Ranking
+
+    async def rank(spec: FormSpec, year: int) -> Ranking:
+        async with database.session() as session:
+            rows = await campaign_rows(session, spec, year)
+        return Ranking(rows, write_xlsx(spec, year, rows))
+
+    return rank

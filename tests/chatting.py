@@ -6,7 +6,7 @@ import itertools
 
 from sqlalchemy import select
 
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.messages import Inbound, Outbound
 from dialogs.payloads import decode
 from dialogs.snapshot import load_snapshot

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.spec import load_spec
 from storage.db import Database
+from templates.export import campaign_ranking
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -43,4 +44,4 @@ async def database(request, tmp_path):
 
 @pytest.fixture
 async def engine(database, mini_spec):
-    return Engine(database, {"mini": mini_spec})
+    return Engine(database, {"mini": mini_spec}, rank=campaign_ranking(database))

@@ -7,7 +7,7 @@ import asyncio
 from chatting import MINI_ANSWERS, Chat, answer_all, next_id, submission_of
 from sqlalchemy import select
 
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.messages import Document, Inbound
 from dialogs.payloads import encode
 from storage import repo

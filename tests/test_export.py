@@ -12,7 +12,8 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from bot.cli import main
-from dialogs.engine import Engine
+from dialogs import Engine
+from dialogs.filling import fill_answers
 from dialogs.spec import all_forms
 from dialogs.state import FormState
 from storage.models import Submission, Unit
@@ -41,8 +42,13 @@ async def campaign(database) -> None:
         answers.update({"3.6": wan, "7.1": rules})
         if name == "Sở Tư pháp":
             answers.update(FORMULAS)
-        results = await engine.fill(
-            unit_name=name, form_id="so-ban-nganh", year=year, answers=answers
+        results = await fill_answers(
+            engine.db,
+            engine.forms,
+            unit_name=name,
+            form_id="so-ban-nganh",
+            year=year,
+            answers=answers,
         )
         assert all(ok for _, ok, _ in results), results
         async with database.session() as session, session.begin():

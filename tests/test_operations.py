@@ -23,7 +23,7 @@ from test_operations_support import (
 )
 
 from bot.cli import main
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.messages import Document
 from storage import repo
 from storage.db import Database
@@ -245,7 +245,7 @@ async def test_documents_of_a_unit(engine, database):
         ]
 
     await fill_and_submit(alice)
-    engine.render_documents = render
+    engine.services.render_documents = render
     await reviewer.say(f"/taiphieu {vinh.id}")
     assert [m.document.filename for m in reviewer.last if m.document] == [
         "phieu.docx",

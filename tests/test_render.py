@@ -14,7 +14,8 @@ from pypdf import PdfReader
 from sqlalchemy import update
 
 from bot.cli import main
-from dialogs.engine import Engine
+from dialogs import Engine
+from dialogs.filling import fill_answers
 from dialogs.messages import Inbound
 from dialogs.payloads import Confirm
 from dialogs.spec import all_forms
@@ -67,8 +68,13 @@ ANSWERS = {
 
 async def submitted(database, form_id="so-ban-nganh", unit=UNIT, answers=None) -> int:
     engine = Engine(database)
-    results = await engine.fill(
-        unit_name=unit, form_id=form_id, year=2020, answers=ANSWERS if answers is None else answers
+    results = await fill_answers(
+        engine.db,
+        engine.forms,
+        unit_name=unit,
+        form_id=form_id,
+        year=2020,
+        answers=ANSWERS if answers is None else answers,
     )
     refused = [(code, why) for code, ok, why in results if not ok]
     assert not refused
@@ -219,7 +225,14 @@ async def test_user_text_is_escaped_in_html_and_intact_in_docx(database):
 
 async def test_an_empty_submission_renders_all_blanks(database):
     engine = Engine(database)
-    await engine.fill(unit_name="UBND huyện Vân Canh", form_id="ubnd-huyen", year=2020, answers={})
+    await fill_answers(
+        engine.db,
+        engine.forms,
+        unit_name="UBND huyện Vân Canh",
+        form_id="ubnd-huyen",
+        year=2020,
+        answers={},
+    )
     context = await submission_context(database, 1)
     html = render_html(context)
     document = docx_of(render_docx(context))
@@ -266,7 +279,14 @@ async def test_the_engine_sends_docx_and_pdf_when_a_submission_is_confirmed(data
     await engine.bind("console", "u1", unit_name="Phòng Thử nghiệm", form_id="mini", year=2020)
     answers = {i.code: "1" for i in mini_spec.items if i.asked and i.required}
     answers.update({"1.1": "Phòng Thử nghiệm", "5.1": "1/2", "6.2.1.a": "1", "6.2.1.e": "1"})
-    await engine.fill(unit_name="Phòng Thử nghiệm", form_id="mini", year=2020, answers=answers)
+    await fill_answers(
+        engine.db,
+        engine.forms,
+        unit_name="Phòng Thử nghiệm",
+        form_id="mini",
+        year=2020,
+        answers=answers,
+    )
     await engine.handle(Inbound("console", "u1", text="/nop", message_id="m1"))
     replies = await engine.handle(Inbound("console", "u1", payload=Confirm(True), message_id="m2"))
     documents = [r.document for r in replies if r.document is not None]

@@ -8,8 +8,9 @@ import textwrap
 import pytest
 from sqlalchemy import update
 
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.expressions import FractionValue
+from dialogs.filling import fill_answers
 from dialogs.scoring import (
     RubricError,
     best_of,
@@ -287,7 +288,9 @@ async def test_campaign_best_counts_submitted_units_of_the_same_year_only(
     for name, (staff, leased, year, status) in units.items():
         answers = {"1.2": staff, "3.2.b.1": leased, "3.2.b.2": "0", "3.2.b.3": "0"}
         answers["3.2.b.4"] = "0"
-        results = await engine.fill(unit_name=name, form_id="mini", year=year, answers=answers)
+        results = await fill_answers(
+            engine.db, engine.forms, unit_name=name, form_id="mini", year=year, answers=answers
+        )
         assert all(ok for _, ok, _ in results)
         async with database.session() as session, session.begin():
             await session.execute(

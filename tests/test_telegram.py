@@ -22,7 +22,9 @@ from bot import telegram as channel
 from bot.cli import main
 from bot.splitting import utf16_len
 from bot.telegram_render import MAX_MESSAGE, split_text
-from dialogs.engine import COMMANDS, Engine
+from dialogs import Engine
+from dialogs.commands import COMMANDS
+from dialogs.filling import fill_answers
 from dialogs.messages import Document, Inbound, Option, Outbound
 from dialogs.payloads import KeepPrevious, PickOption, decode, encode
 from dialogs.spec import all_forms
@@ -339,8 +341,13 @@ async def test_documents_are_sent_after_the_submission(database, mini_spec):
         "6.2.1.a": "1",
         "6.2.1.e": "2",
     }
-    results = await engine.fill(
-        unit_name="UBND xã Hương Vinh", form_id="mini", year=2024, answers=answers
+    results = await fill_answers(
+        engine.db,
+        engine.forms,
+        unit_name="UBND xã Hương Vinh",
+        form_id="mini",
+        year=2024,
+        answers=answers,
     )
     assert all(accepted for _code, accepted, _detail in results), results
     async with Harness(engine) as harness:
@@ -362,9 +369,10 @@ async def test_commands_are_registered_with_vietnamese_descriptions(engine):
         await harness.app.post_init(harness.app)
     (call,) = harness.api.sent("setMyCommands")
     commands = call.params["commands"]
-    assert [c["command"] for c in commands] == list(channel.MENU_COMMANDS)
-    assert all(c["command"] in COMMANDS for c in commands)
-    assert commands[0]["description"] == say("telegram_command_tieptuc")
+    names = [c["command"] for c in commands]
+    assert names == ["tieptuc", "quaylai", "boqua", "sua", "xem", "tiendo", "nop", "huy", "trogiup"]
+    assert all(c["command"] in [command.name for command in COMMANDS] for c in commands)
+    assert commands[0]["description"] == "Tiếp tục từ câu chưa trả lời đầu tiên"
 
 
 async def test_a_refused_set_my_commands_is_logged_and_start_up_goes_on(engine, caplog):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from chatting import Chat, submission_of
 
-from dialogs.engine import Engine
+from dialogs import Engine
 from dialogs.kinds import sample_answer, smaller_answer
 from dialogs.spec import all_forms
 

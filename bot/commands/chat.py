@@ -12,8 +12,10 @@ import yaml
 
 from bot.commands.common import known_form, with_database
 from bot.console import run_console
-from dialogs.engine import Engine
+from dialogs import Engine
+from dialogs.filling import fill_answers
 from dialogs.snapshot import load_snapshot
+from dialogs.spec import all_forms
 from storage import repo
 from storage.db import Database
 
@@ -75,9 +77,13 @@ def cmd_fill(args: argparse.Namespace) -> int:
         return 2
 
     async def run(database: Database):
-        engine = Engine(database)
-        return await engine.fill(
-            unit_name=args.unit, form_id=args.form_id, year=args.year, answers=answers
+        return await fill_answers(
+            database,
+            all_forms(),
+            unit_name=args.unit,
+            form_id=args.form_id,
+            year=args.year,
+            answers=answers,
         )
 
     results = with_database(run)

@@ -20,8 +20,8 @@ from bot.outbox import Dispatcher, DispatchStats, QuietHours, TelegramSender
 from bot.reminders import queue_reminders
 from dialogs import campaigns as camp
 from dialogs.access import admin_ids, new_code
-from dialogs.review import queue_announcement
 from dialogs.spec import all_forms
+from dialogs.staff import queue_announcement
 from dialogs.text import fold
 from storage import repo
 from storage.db import Database

@@ -10,7 +10,7 @@ import sys
 from urllib.parse import urlsplit
 
 from bot import zalo_cli
-from dialogs.engine import DocumentRenderer, Engine
+from dialogs import DocumentRenderer, Engine
 from storage.db import Database
 
 SECRET_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,256}")

@@ -25,7 +25,7 @@ from telegram import Update  # noqa: E402
 from telegram.ext import TypeHandler  # noqa: E402
 
 from bot import telegram as channel  # noqa: E402
-from dialogs.engine import Engine  # noqa: E402
+from dialogs import Engine  # noqa: E402
 from dialogs.spec import load_spec  # noqa: E402
 from storage.db import Database  # noqa: E402
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bot import zalo_cli  # noqa: E402
-from dialogs.engine import Engine  # noqa: E402
+from dialogs import Engine  # noqa: E402
 from dialogs.messages import Document  # noqa: E402
 from dialogs.spec import load_spec  # noqa: E402
 from storage.db import Database  # noqa: E402

@@ -11,32 +11,18 @@ Messages to the units go through the outbox; the reply here is only to the staff
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from dialogs import campaigns as camp
-from dialogs.access import ACTIONS, allowed, higher, is_staff, refuse, role_of
 from dialogs.messages import Document, Inbound, Outbound
 from dialogs.phases import SUBMISSION
+from dialogs.services import Services
 from dialogs.text import fold
 from storage import repo
 from storage.models import Campaign, Respondent, Submission, Unit
 from templates.messages import say
 
-if TYPE_CHECKING:
-    from dialogs.engine import Engine
-
 log = logging.getLogger(__name__)
 
-# Chat command (folded) → staff action.
-COMMANDS = {
-    "danhsach": "list",
-    "taiphieu": "documents",
-    "xephang": "ranking",
-    "tralai": "return",
-    "duyet": "approve",
-    "thongbao": "announce",
-}
-COMMAND_OF = {action: command for command, action in COMMANDS.items()}
 MESSAGE_LIMIT = 3500  # Telegram allows 4096 characters; Zalo less
 ANNOUNCEMENT_LIMIT = 3000
 UNIT_CHOICES_SHOWN = 8
@@ -50,56 +36,13 @@ class UnitNotFound(Exception):
         self.reply = reply
 
 
-def staff_help(role: str | None) -> list[Outbound]:
-    return [Outbound(say("staff_help", admin=role == "admin"))] if is_staff(role) else []
-
-
-async def handle(
-    engine: Engine,
-    session,
-    inbound: Inbound,
-    respondent: Respondent | None,
-    action: str | None,
-    argument: str,
-) -> list[Outbound]:
-    """One staff command (or any message from a reviewer or admin who fills no form)."""
-    role = role_of(respondent, inbound.channel, inbound.user)
-    if action not in ACTIONS:
-        return staff_help(role) or [Outbound(say("not_bound"))]
-    if not allowed(role, action):
-        return refuse(inbound, role, action, COMMAND_OF[action])
-    handler = HANDLERS[action]
-    try:
-        return await handler(engine, session, inbound, argument)
-    except UnitNotFound as problem:
-        return problem.reply
-
-
-async def bind_staff(session, inbound: Inbound, unit: Unit, role: str) -> list[Outbound]:
-    """A reviewer (or admin) invite: the role and the unit, no form to fill."""
-    existing = await repo.get_respondent(session, inbound.channel, inbound.user)
-    role = higher(existing.role if existing else None, role)
-    await repo.set_role(
-        session,
-        channel=inbound.channel,
-        external_id=inbound.user,
-        role=role,
-        unit_id=unit.id,
-        keep_unit=False,
-        name=inbound.name,
-    )
-    log.info("%s:%s is now %s of %s", inbound.channel, inbound.user, role, unit.name)
-    welcome = say("staff_welcome", role=say(f"role_{role}"), unit=unit.name)
-    return [Outbound(welcome), *staff_help(role)]
-
-
 # Finding campaigns and units -----------------------------------------------------------------
 
 
-async def _campaigns(session, engine: Engine, words: list[str]) -> tuple[list[Campaign], list]:
+async def _campaigns(session, services: Services, words: list[str]) -> tuple[list[Campaign], list]:
     """The open campaigns named by ``#form-year`` words (all open ones when none is named);
     returns them and the words that named none."""
-    known = {c.id: c for c in await repo.open_campaigns(session) if c.form_id in engine.forms}
+    known = {c.id: c for c in await repo.open_campaigns(session) if c.form_id in services.forms}
     chosen, rest = [], []
     for word in words:
         key = word.lstrip("#").lower()
@@ -197,8 +140,10 @@ def _chunks(lines: list[str]) -> list[Outbound]:
 # The commands --------------------------------------------------------------------------------
 
 
-async def _list(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
-    campaigns, words = await _campaigns(session, engine, argument.split())
+async def list_units(
+    services: Services, session, inbound: Inbound, argument: str
+) -> list[Outbound]:
+    campaigns, words = await _campaigns(session, services, argument.split())
     statuses, unknown = camp.parse_statuses(words)
     if unknown:
         return [Outbound(say("filter_unknown", words=unknown))]
@@ -206,8 +151,8 @@ async def _list(engine: Engine, session, inbound: Inbound, argument: str) -> lis
         return [Outbound(say("no_open_campaign"))]
     lines: list[str] = []
     for campaign in campaigns:
-        spec = engine.forms[campaign.form_id]
-        rows = await camp.campaign_progress(session, campaign, engine.forms)
+        spec = services.forms[campaign.form_id]
+        rows = await camp.campaign_progress(session, campaign, services.forms)
         counts = {s: sum(1 for r in rows if r.status == s) for s in camp.UNIT_STATUSES}
         if lines:
             lines.append("")
@@ -238,15 +183,15 @@ async def _list(engine: Engine, session, inbound: Inbound, argument: str) -> lis
     return _chunks(lines)
 
 
-async def _documents(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+async def documents(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
     unit, _ = await find_unit(session, argument, with_rest=False)
     submission = await current_submission(session, unit)
     if submission is None:
         return [Outbound(say("no_submission", unit=unit.name))]
-    if engine.render_documents is None:
+    if services.render_documents is None:
         return [Outbound(say("documents_unavailable"))]
     try:
-        documents = await engine.render_documents(submission.id)
+        documents = await services.render_documents(submission.id)
     except Exception:
         log.exception("rendering documents of submission %s failed", submission.id)
         return [Outbound(say("documents_failed", unit=unit.name))]
@@ -259,26 +204,26 @@ async def _documents(engine: Engine, session, inbound: Inbound, argument: str) -
     return [Outbound(header)] + [Outbound(d.filename, document=d) for d in documents]
 
 
-async def _ranking(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+async def ranking(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
     """The ranking of the submitted units (scores from ``dialogs.scoring``) and the XLSX of
     ``formbot export`` for each open campaign."""
-    campaigns, words = await _campaigns(session, engine, argument.split())
+    campaigns, words = await _campaigns(session, services, argument.split())
     if words:
         return [Outbound(say("filter_unknown", words=words))]
     if not campaigns:
         return [Outbound(say("no_open_campaign"))]
-    try:
-        from templates.export import campaign_rows, rank_rows, write_xlsx
-    except ImportError:  # the documents dependencies are not installed
-        log.exception("the ranking needs the documents package")
+    if services.rank is None:
         return [Outbound(say("ranking_unavailable"))]
     replies: list[Outbound] = []
     for campaign in campaigns:
-        spec = engine.forms[campaign.form_id]
-        rows = await campaign_rows(session, spec, campaign.year)
-        done = rank_rows(
-            spec, [(r.unit, r.status, r.state) for r in rows if r.status in RANKED_STATUSES]
-        )
+        spec = services.forms[campaign.form_id]
+        try:
+            ranking = await services.rank(spec, campaign.year)
+        except Exception:
+            log.exception("ranking %s failed", campaign.id)
+            replies.append(Outbound(say("ranking_file_failed")))
+            continue
+        done = [row for row in ranking.rows if row.status in RANKED_STATUSES]
         lines = [say("ranking_header", title=spec.title, campaign=campaign.id, count=len(done))]
         for row in done:
             lines.append(
@@ -296,19 +241,13 @@ async def _ranking(engine: Engine, session, inbound: Inbound, argument: str) -> 
             lines.append(say("ranking_empty"))
         lines.append(say("ranking_note"))
         replies += _chunks(lines)
-        try:
-            data = write_xlsx(spec, campaign.year, rows)
-        except Exception:
-            log.exception("writing the ranking of %s failed", campaign.id)
-            replies.append(Outbound(say("ranking_file_failed")))
-            continue
         name = f"xep-hang-{campaign.id}.xlsx"
-        replies.append(Outbound(name, document=Document(name, data, XLSX)))
+        replies.append(Outbound(name, document=Document(name, ranking.xlsx, XLSX)))
     return replies
 
 
 async def _change_status(
-    engine: Engine,
+    services: Services,
     session,
     inbound: Inbound,
     argument: str,
@@ -351,15 +290,17 @@ async def _change_status(
     return [Outbound(say("approve_done", unit=unit.name, year=submission.year, told=told))]
 
 
-async def _return(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
-    return await _change_status(engine, session, inbound, argument, trigger="return_for_fixes")
+async def return_for_fixes(
+    services: Services, session, inbound: Inbound, argument: str
+) -> list[Outbound]:
+    return await _change_status(services, session, inbound, argument, trigger="return_for_fixes")
 
 
-async def _approve(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
-    return await _change_status(engine, session, inbound, argument, trigger="approve")
+async def approve(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
+    return await _change_status(services, session, inbound, argument, trigger="approve")
 
 
-async def _announce(engine: Engine, session, inbound: Inbound, argument: str) -> list[Outbound]:
+async def announce(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
     words = argument.split()
     filters = []
     while words and words[0].startswith("#"):
@@ -372,13 +313,13 @@ async def _announce(engine: Engine, session, inbound: Inbound, argument: str) ->
         return [Outbound(say("announce_usage"))]
     if len(text) > ANNOUNCEMENT_LIMIT:
         return [Outbound(say("announce_too_long", length=len(text), limit=ANNOUNCEMENT_LIMIT))]
-    campaigns, rest = await _campaigns(session, engine, filters)
+    campaigns, rest = await _campaigns(session, services, filters)
     statuses, unknown = camp.parse_statuses(rest)
     if unknown:
         return [Outbound(say("filter_unknown", words=unknown))]
     if not campaigns:
         return [Outbound(say("no_open_campaign"))]
-    people = await camp.audience(session, campaigns, statuses, engine.forms)
+    people = await camp.audience(session, campaigns, statuses, services.forms)
     if not people:
         return [Outbound(say("announce_nobody"))]
     broadcast, queued = await queue_announcement(
@@ -431,11 +372,11 @@ async def queue_announcement(
     )
 
 
-HANDLERS = {
-    "list": _list,
-    "documents": _documents,
-    "ranking": _ranking,
-    "return": _return,
-    "approve": _approve,
-    "announce": _announce,
-}
+async def run(
+    handler, services: Services, session, inbound: Inbound, argument: str
+) -> list[Outbound]:
+    """One staff command (its role already checked by the turn runner)."""
+    try:
+        return await handler(services, session, inbound, argument)
+    except UnitNotFound as problem:
+        return problem.reply

@@ -1,0 +1,89 @@
+"""One turn of a respondent's conversation: what it read, and what it will write.
+
+Handlers (``dialogs.respondent``, ``dialogs.answering``, ``dialogs.asking``) work on a
+``Turn`` and never touch the database: they change its phase and cursor and ``record``
+answers; the turn runner (``dialogs.turns``) writes all of it at the end, in the same
+transaction that read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dialogs.messages import Inbound
+from dialogs.spec import FormSpec, Item
+from dialogs.state import FormState
+from storage.turns import AnswerWrite, TurnRow, TurnWrites
+
+
+@dataclass
+class Turn:
+    inbound: Inbound
+    row: TurnRow
+    spec: FormSpec
+    state: FormState
+    previous_year: dict[str, Any]  # last year's answers, for "Giữ như năm trước"
+    phase: str
+    cursor: str | None
+    return_to: str | None
+    answers: list[AnswerWrite] = field(default_factory=list)
+    status: str | None = None  # a new submission status (submitted), set by /nop
+    submitted_at: datetime | None = None
+
+    @property
+    def item(self) -> Item | None:
+        return self.spec.by_code.get(self.cursor) if self.cursor else None
+
+    @property
+    def unit(self) -> str:
+        return self.row.unit_name
+
+    @property
+    def year(self) -> int:
+        return self.row.year
+
+    @property
+    def submission_id(self) -> int:
+        return self.row.submission_id
+
+    @property
+    def submission_status(self) -> str:
+        return self.status or self.row.status
+
+    def record(self, item: Item, after: FormState) -> None:
+        """Store the answer ``after`` holds for ``item`` (written when the turn ends);
+        ``after`` becomes the turn's state."""
+        old = self.state.stored.get(item.code)
+        new = after.stored[item.code]
+        kind = item.type
+        self.answers.append(
+            AnswerWrite(
+                code=item.code,
+                old_value=kind.to_json(old.value) if old else None,
+                value=kind.to_json(new.value),
+                raw=new.raw,
+                skipped=new.skipped,
+            )
+        )
+        self.state = after
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.answers or self.status)
+
+    def writes(self) -> TurnWrites:
+        return TurnWrites(
+            respondent_id=self.row.respondent_id,
+            channel=self.inbound.channel,
+            message_id=self.inbound.message_id,
+            phase=self.phase,
+            cursor=self.cursor,
+            return_to=self.return_to,
+            submission_id=self.row.submission_id,
+            expected_version=self.row.version,
+            answers=tuple(self.answers),
+            status=self.status,
+            submitted_at=self.submitted_at,
+        )
