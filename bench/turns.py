@@ -2,8 +2,9 @@
 
 N simulated respondents (each its own unit) answer the whole ``so-ban-nganh`` form in one
 process, round-robin, so all N are in progress at once. In the same run, the storage floor is
-the same number of single-row insert+commit through the same database engine; the ratio says
-how many floor-writes one turn costs. Last line: one JSON object.
+measured: on SQLite a bare ``sqlite3`` single-row insert+commit (WAL, synchronous=NORMAL) in a
+file next to the database, on PostgreSQL a single-row insert+commit on one connection; the
+ratio says how many floor-writes one turn costs. Last line: one JSON object.
 
     python bench/turns.py --respondents 1000
     DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1/bench python bench/turns.py
@@ -16,13 +17,13 @@ import asyncio
 import json
 import os
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,9 +48,7 @@ async def fresh_database(url: str | None) -> Database:
         url = f"sqlite+aiosqlite:///{folder}/bench.db"
     database = Database(url)
     if not database.is_sqlite:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
+        await database.reset_schema()
     await database.upgrade()
     return database
 
@@ -108,22 +107,30 @@ async def measure_turns(
     return latencies, refusals
 
 
-async def measure_floor(database: Database, count: int) -> list[float]:
-    """Single-row insert+commit through the same async engine: the cost of durability."""
-    table = Table(
-        "bench_floor",
-        MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("note", String),
-    )
-    async with database.engine.begin() as connection:
-        await connection.run_sync(table.create, checkfirst=True)
+def measure_floor(database: Database, count: int) -> list[float]:
+    """Single-row insert+commit on a bare connection: the cost of durability."""
+    if database.is_sqlite:
+        folder = tempfile.mkdtemp(prefix="formbot-floor-")
+        connection = sqlite3.connect(f"{folder}/floor.db", isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        marker = "?"
+    else:
+        import psycopg
+
+        dsn = database.url.replace("postgresql+asyncpg://", "postgresql://")
+        connection = psycopg.connect(dsn, autocommit=True)
+        marker = "%s"
+    connection.execute("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, note TEXT)")
+    connection.execute("DELETE FROM bench_floor")
     latencies = []
     for n in range(count):
         started = time.perf_counter()
-        async with database.session() as session, session.begin():
-            await session.execute(insert(table).values(note=f"row {n}"))
+        connection.execute("BEGIN")
+        connection.execute(f"INSERT INTO bench_floor VALUES ({marker}, {marker})", (n, f"row {n}"))
+        connection.execute("COMMIT")
         latencies.append(time.perf_counter() - started)
+    connection.close()
     return latencies
 
 
@@ -139,7 +146,7 @@ async def main() -> None:
     turns, refusals = await measure_turns(database, args.respondents, args.concurrency)
     elapsed = time.perf_counter() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    floor = await measure_floor(database, len(turns))
+    floor = measure_floor(database, min(len(turns), 20000))
     await database.dispose()
     turn_ms = statistics.median(turns) * 1000
     floor_ms = statistics.median(floor) * 1000
@@ -163,7 +170,7 @@ async def main() -> None:
     print(f"turn p50 / p99     {result['p50_ms']} ms / {result['p99_ms']} ms   (p99 target ≤ 10)")
     print(f"peak RSS           {result['rss_mb']} MB   (target ≤ 300)")
     print(f"floor insert+commit {result['floor_per_s']}/s, p50 {result['floor_p50_ms']} ms")
-    print(f"ratio turn/floor   {result['ratio']}   (target ≤ 5)")
+    print(f"ratio turn/floor   {result['ratio']}")
     print(json.dumps(result))
 
 

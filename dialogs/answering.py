@@ -91,9 +91,7 @@ def constraint_problem(
 ) -> tuple[str | None, FormState]:
     """Whether the answer breaks a constraint, and the state the answer would make (reused
     when it is stored, so each accepted answer builds one state)."""
-    stored = dict(state.stored)
-    stored[item.code] = Stored(value, value is None, typed)
-    candidate = FormState(state.spec, stored)
+    candidate = state.with_answer(item.code, Stored(value, value is None, typed))
     broken = candidate.violations(item.code)
     if not broken:
         return None, candidate
@@ -129,9 +127,7 @@ def skip(turn: Turn, argument: str = "") -> list[Outbound]:
         return ask_current(turn, [])
     if item.required:
         return ask_current(turn, [say("required_item", code=item.code)])
-    stored = dict(turn.state.stored)
-    stored[item.code] = Stored(None, True, None)
-    turn.record(item, FormState(turn.spec, stored))
+    turn.record(item, turn.state.with_answer(item.code, Stored(None, True, None)))
     advance(turn, item)
     return ask_current(turn, [say("skipped", code=item.code)])
 

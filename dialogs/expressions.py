@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -68,7 +69,15 @@ FUNCTIONS = {
 }
 
 
-_EVALUATOR = SimpleEval(functions=FUNCTIONS)
+class _Evaluators(threading.local):
+    """One evaluator per thread: building a SimpleEval costs more than evaluating, and its
+    ``names`` are set per evaluation, so threads (the turn threads) must not share one."""
+
+    def __init__(self) -> None:
+        self.evaluator = SimpleEval(functions=FUNCTIONS)
+
+
+_EVALUATORS = _Evaluators()
 
 
 def references(source: str) -> list[str]:
@@ -105,11 +114,10 @@ class Expression:
             if value is None:
                 return None
             names[self._names[code]] = value
-        # One evaluator per process: building a SimpleEval costs more than evaluating, and
-        # evaluation never awaits, so sharing it between coroutines is safe.
-        _EVALUATOR.names = names
+        evaluator = _EVALUATORS.evaluator
+        evaluator.names = names
         try:
-            return _EVALUATOR.eval("", previously_parsed=self._tree)
+            return evaluator.eval("", previously_parsed=self._tree)
         except (ZeroDivisionError, TypeError, ValueError, ArithmeticError):
             return None
 

@@ -265,10 +265,23 @@ def _check_expressions(spec: FormSpec, where: str, problems: list[str]) -> None:
                         f"{where}: item {item.code}: relevant references {ref}, "
                         "which is not an earlier item"
                     )
+                elif field == "relevant" and _totals_later_items(spec, ref, position):
+                    problems.append(
+                        f"{where}: item {item.code}: relevant references {ref}, which is "
+                        "calculated from later items (not known yet when it is asked)"
+                    )
                 elif field == "constraint" and position[ref] > n:
                     problems.append(
                         f"{where}: item {item.code}: constraint references later item {ref}"
                     )
+
+
+def _totals_later_items(spec: FormSpec, code: str, position: dict[str, int]) -> bool:
+    item = spec.by_code[code]
+    if not item.calculate:
+        return False
+    refs = Expression(item.calculate).refs
+    return any(position.get(ref, -1) > position[code] for ref in refs)
 
 
 def _message_refs(message: str) -> list[str]:

@@ -34,21 +34,41 @@ class FormState:
         self.stored = stored
         self.values: dict[str, Any] = {}
         self.applies: dict[str, bool] = {}
-        expressions = spec.expressions
         for item in spec.items:
-            if item.relevant:
-                applies = bool(expressions[item.relevant].evaluate(self.values))
-            else:
-                applies = True
-            self.applies[item.code] = applies
-            if not applies:
-                continue
-            if item.calculate:
-                self.values[item.code] = expressions[item.calculate].evaluate(self.values)
-            elif (answer := stored.get(item.code)) is not None and not answer.skipped:
-                self.values[item.code] = answer.value
+            self._settle(item)
         # Second pass: a printed total may precede its parts.
-        for item in spec.computation_order:
+        self._compute(spec.computation_order)
+
+    def with_answer(self, code: str, answer: Stored) -> FormState:
+        """This state with one answer changed, as ``FormState`` would build it from scratch,
+        re-evaluating only the items whose relevance or calculation depends on ``code``."""
+        state = FormState.__new__(FormState)
+        state.spec = self.spec
+        state.stored = {**self.stored, code: answer}
+        state.values = dict(self.values)
+        state.applies = dict(self.applies)
+        items, codes = _downstream(self.spec)[code]
+        for item in items:
+            state._settle(item)
+        state._compute([i for i in self.spec.computation_order if i.code in codes])
+        return state
+
+    def _settle(self, item: Item) -> None:
+        """Whether ``item`` applies, and its value (in form order)."""
+        expressions = self.spec.expressions
+        applies = not item.relevant or bool(expressions[item.relevant].evaluate(self.values))
+        self.applies[item.code] = applies
+        answer = self.stored.get(item.code)
+        if applies and item.calculate:
+            self.values[item.code] = expressions[item.calculate].evaluate(self.values)
+        elif applies and answer is not None and not answer.skipped:
+            self.values[item.code] = answer.value
+        else:
+            self.values.pop(item.code, None)
+
+    def _compute(self, items: list[Item]) -> None:
+        expressions = self.spec.expressions
+        for item in items:
             if self.applies[item.code]:
                 self.values[item.code] = expressions[item.calculate].evaluate(self.values)
 
@@ -115,6 +135,32 @@ class FormState:
 
 def _dependents(spec: FormSpec) -> dict[str, set[str]]:
     return spec.memo("_dependents", _build_dependents)
+
+
+def _downstream(spec: FormSpec) -> dict[str, tuple[list[Item], frozenset[str]]]:
+    return spec.memo("_downstream", _build_downstream)
+
+
+def _build_downstream(spec: FormSpec) -> dict[str, tuple[list[Item], frozenset[str]]]:
+    """For each code, that item and every item whose relevance or calculation depends on it,
+    directly or through others, in form order."""
+    readers: dict[str, set[str]] = {item.code: set() for item in spec.items}
+    for item in spec.items:
+        for source in (item.relevant, item.calculate):
+            if source:
+                for ref in spec.expressions[source].refs:
+                    readers[ref].add(item.code)
+    downstream: dict[str, tuple[list[Item], frozenset[str]]] = {}
+    for code in readers:
+        seen = {code}
+        stack = [code]
+        while stack:
+            for reader in readers[stack.pop()]:
+                if reader not in seen:
+                    seen.add(reader)
+                    stack.append(reader)
+        downstream[code] = ([item for item in spec.items if item.code in seen], frozenset(seen))
+    return downstream
 
 
 def affected_constraints(spec: FormSpec) -> dict[str, list[tuple[Item, Constraint]]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -76,6 +76,12 @@ class Database:
         """Bring the schema to the newest migration (creates the SQLite file on first use)."""
         async with self.engine.begin() as connection:
             await connection.run_sync(_run_upgrade)
+
+    async def reset_schema(self) -> None:
+        """PostgreSQL only: drop every table (tests and benchmarks start from nothing)."""
+        async with self.engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
 
     async def dispose(self) -> None:
         if self._turns is not None:
