@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialogs import Engine  # noqa: E402

@@ -23,7 +23,7 @@ def typed_answers(spec, year=2020):
         options = []
         for typed in {sample_answer(item, year), smaller_answer(item) or ""} - {""}:
             options.append(Stored(parse_answer(item, typed), False, typed))
-        for n, (value, label) in enumerate(item.choices()):
+        for n, (_value, label) in enumerate(item.choices()):
             options.append(Stored(item.type.picked(item, n), False, label))
         options.append(Stored(None, True, None))  # skipped
         answers[item.code] = options
