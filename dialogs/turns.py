@@ -15,6 +15,7 @@ every turn's transaction) says nobody changed them, so a turn rarely reads them 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -36,18 +37,21 @@ from templates.messages import say
 log = logging.getLogger(__name__)
 
 CONVERSATION_PHASES = ("answering", "editing", "confirming")
-Act = Any  # Callable[[Turn], list[Outbound]]
+Act = Callable[[Turn], list[Outbound]]  # what a turn does: a command, an answer, a welcome
 
 
 @dataclass(frozen=True)
 class _Committed:
+    """What a turn's transaction returns once committed: the replies, and the submission's
+    new version and state when it wrote (so the cache can keep them)."""
+
     replies: list[Outbound]
     submission_id: int | None = None
     version: int | None = None
     state: FormState | None = None
 
 
-_NOT_BOUND = _Committed([])
+_NOT_BOUND = _Committed([])  # the person fills no form: answered outside a turn
 
 
 class Engine:
