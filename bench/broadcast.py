@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 
 from bot.outbox import Dispatcher, DispatchStats, QuietHours, TelegramSender  # noqa: E402
-from storage import repo  # noqa: E402
+from storage import outbox as queue  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 TOKEN = "123456:BENCH"
@@ -158,7 +158,7 @@ async def prepare(database: Database, messages: int) -> None:
         await connection.execute(text("DELETE FROM outbox"))
         await connection.execute(text("DELETE FROM broadcasts"))
     async with database.session() as session, session.begin():
-        broadcast = await repo.create_broadcast(session, kind="reminder", campaign_id="bench")
+        broadcast = await queue.create_broadcast(session, kind="reminder", campaign_id="bench")
         rows = [
             {
                 "key": f"reminder:bench:{FIRST_CHAT + n}",
@@ -170,7 +170,7 @@ async def prepare(database: Database, messages: int) -> None:
             }
             for n in range(messages)
         ]
-        broadcast.total = await repo.enqueue(session, rows)
+        broadcast.total = await queue.enqueue(session, rows)
 
 
 async def run(args: argparse.Namespace, port: int) -> dict:
@@ -209,7 +209,7 @@ async def run(args: argparse.Namespace, port: int) -> dict:
         async with bot:
             stats = await dispatcher.run(until_idle=True, on_progress=progress)
         async with database.session() as session:
-            counts = await repo.outbox_counts(session)
+            counts = await queue.outbox_counts(session)
         return {"stats": stats, "outbox": counts, "sent_at": sender.times}
     finally:
         await database.dispose()

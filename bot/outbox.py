@@ -33,6 +33,7 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 
 from dialogs.campaigns import LOCAL_TZ, local_time
+from storage import outbox as queue
 from storage import repo
 from storage.db import Database
 from storage.models import Broadcast, utcnow
@@ -315,7 +316,7 @@ class Dispatcher:
                 stats.quiet_until = self.quiet.ends_after(now)
                 break
             async with self.db.session() as session:
-                rows = await repo.due_messages(session, now, channels, self.batch)
+                rows = await queue.due_messages(session, now, channels, self.batch)
             ready = [r for r in rows if self._chat_free((r.channel, r.external_id))]
             if not ready:
                 if tasks:
@@ -336,7 +337,7 @@ class Dispatcher:
                     continue  # closed by the next housekeeping
                 await slots.acquire()
                 async with self._writing(), self.db.engine.begin() as connection:
-                    claimed = await repo.claim_message(connection, row.id, utcnow())
+                    claimed = await queue.claim_message(connection, row.id, utcnow())
                 if not claimed:  # another worker took it
                     slots.release()
                     continue
@@ -369,7 +370,7 @@ class Dispatcher:
             soonest = min(self._chat_ready.get((r.channel, r.external_id), 0.0) for r in rows)
             return max(0.05, soonest - clock.monotonic())
         async with self.db.session() as session:
-            upcoming = await repo.next_due_time(session, channels)
+            upcoming = await queue.next_due_time(session, channels)
         if upcoming is None:
             return None
         return max(0.05, (upcoming - now).total_seconds())
@@ -401,19 +402,19 @@ class Dispatcher:
         async with self._writing(), self.db.engine.begin() as session:
             if result.status == SENT:
                 stats.sent += 1
-                await repo.finish_message(session, row.id, "sent", now)
+                await queue.finish_message(session, row.id, "sent", now)
             elif result.status == BLOCKED:
                 stats.blocked += 1
                 log.info("%s:%s blocked the bot", row.channel, row.external_id)
-                await repo.finish_message(session, row.id, "blocked", now, reason=result.reason)
+                await queue.finish_message(session, row.id, "blocked", now, reason=result.reason)
                 await repo.set_blocked(session, row.channel, row.external_id, True)
-                await repo.close_queued_for_chat(
+                await queue.close_queued_for_chat(
                     session, row.channel, row.external_id, "blocked", "blocked the bot", now
                 )
             elif result.status == RETRY and row.attempts + 1 < self.max_attempts:
                 stats.retried += 1
                 delay = result.retry_after or min(2.0**row.attempts, 300.0)  # 1 s, 2 s, 4 s…
-                await repo.finish_message(
+                await queue.finish_message(
                     session,
                     row.id,
                     "queued",
@@ -424,20 +425,20 @@ class Dispatcher:
             else:
                 stats.failed += 1
                 log.warning("outbox %s to %s failed: %s", row.id, row.external_id, result.reason)
-                await repo.finish_message(session, row.id, "failed", now, reason=result.reason)
+                await queue.finish_message(session, row.id, "failed", now, reason=result.reason)
 
     async def _housekeeping(self, stats: DispatchStats) -> None:
         """Close expired and interrupted messages; report broadcast progress."""
         now = utcnow()
         async with self._writing(), self.db.session() as session, session.begin():
-            stats.expired += await repo.expire_messages(session, now)
-            stats.interrupted += await repo.interrupted_messages(session, now - self.lease, now)
-            for broadcast in await repo.unfinished_broadcasts(session):
+            stats.expired += await queue.expire_messages(session, now)
+            stats.interrupted += await queue.interrupted_messages(session, now - self.lease, now)
+            for broadcast in await queue.unfinished_broadcasts(session):
                 await self._report(session, broadcast, now)
 
     async def _report(self, session, broadcast: Broadcast, now: datetime) -> None:
         """Progress (sent / total) to whoever started a long broadcast, and a last word."""
-        counts = await repo.outbox_counts(session, broadcast.id)
+        counts = await queue.outbox_counts(session, broadcast.id)
         pending = counts.get("queued", 0) + counts.get("sending", 0)
         figures = {
             "sent": counts.get("sent", 0),
@@ -456,7 +457,7 @@ class Dispatcher:
                 broadcast.reported = reached[-1]
                 note = (str(reached[-1]), say("broadcast_progress", **figures))
         if note is not None and broadcast.started_by and broadcast.started_by_channel:
-            await repo.enqueue(
+            await queue.enqueue(
                 session,
                 [
                     {
