@@ -22,7 +22,9 @@ from dialogs import campaigns as camp
 from dialogs.access import admin_ids, new_code
 from dialogs.review import queue_announcement
 from dialogs.spec import all_forms
-from dialogs.text import fold
+from dialogs.units import match_unit
+from storage import campaigns as campaign_reads
+from storage import outbox as queue
 from storage import repo
 from storage.db import Database
 from storage.models import Respondent, Unit, utcnow
@@ -218,7 +220,7 @@ def cmd_units_list(args: argparse.Namespace) -> int:
     async def run(database: Database):
         async with database.session() as session:
             units = await repo.list_units(session)
-            people = await repo.respondents_of_units(session, [u.id for u in units])
+            people = await campaign_reads.respondents_of_units(session, [u.id for u in units])
         return units, people
 
     units, people = with_database(run)
@@ -344,18 +346,10 @@ def _person(respondent: Respondent) -> str:
 
 
 async def resolve_unit(session, text: str) -> Unit | list[Unit]:
-    """A unit by number, exact name, or unique part of a name (folded); else the candidates."""
-    if text.strip().lstrip("#").isdigit():
-        unit = await repo.get_unit(session, int(text.strip().lstrip("#")))
-        return unit if unit is not None else []
-    exact = await repo.find_unit(session, text.strip())
-    if exact is not None:
-        return exact
-    wanted = fold(text)
-    units = await repo.list_units(session)
-    same = [u for u in units if fold(u.name) == wanted]
-    matches = same or [u for u in units if wanted in fold(u.name)]
-    return matches[0] if len(matches) == 1 else matches
+    """A unit by number, name or unique part of a name (``dialogs.units.match_unit``); else
+    the candidates (none when nothing matches)."""
+    match = match_unit(await repo.list_units(session), text)
+    return match.unit if match.unit is not None else match.candidates
 
 
 def bot_username() -> str:
@@ -626,7 +620,7 @@ async def deliver(database: Database, rate: float | None = None) -> DispatchStat
     senders = telegram_senders(rate)
     bot = senders["telegram"].bot
     async with database.session() as session:
-        waiting = (await repo.outbox_counts(session)).get("queued", 0)
+        waiting = (await queue.outbox_counts(session)).get("queued", 0)
 
     def progress(stats: DispatchStats) -> None:
         print(
@@ -655,8 +649,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         if args.send:
             stats = await deliver(database, args.rate)
         async with database.session() as session:
-            counts = await repo.outbox_counts(session)
-            failed = await repo.outbox_messages(session, status="failed")
+            counts = await queue.outbox_counts(session)
+            failed = await queue.outbox_messages(session, status="failed")
         return counts, failed, stats
 
     try:
