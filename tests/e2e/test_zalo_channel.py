@@ -16,7 +16,8 @@ from scenario import create_invite
 from zalo_server import MAX_TEXT, ZaloServer, ZaloUser
 
 from bot.links import DocumentLinks, DocumentStore, LinkSigner
-from bot.zalo import ZaloChannel, ZaloService
+from bot.web import WebServer, document_routes, web_app, zalo_webhook
+from bot.zalo import ZaloChannel, ZaloReceiver
 from bot.zalo_api import ZaloApi, ZaloApiError
 from dialogs.messages import Document, Inbound, Outbound
 from storage import repo
@@ -162,7 +163,7 @@ async def test_polling_survives_a_failing_get_updates_and_keeps_one_chats_order(
     zalo.fail_next(bot_token, "getUpdates", 502)
     handled = asyncio.Queue()
     channel = ZaloChannel(engine, api, on_handled=handled.put_nowait)
-    service = ZaloService(channel, poll_timeout=5)
+    service = ZaloReceiver(channel, poll_timeout=5)
     await service.start()
     try:
         user = ZaloUser(zalo, bot_token, "10")
@@ -204,7 +205,9 @@ async def test_the_web_server_serves_a_link_until_it_expires(zalo, bot_token, ap
     handled = asyncio.Queue()
     engine = ScriptedEngine([Outbound(pdf.filename, document=pdf)])
     channel = ZaloChannel(engine, api, links=links, on_handled=handled.put_nowait)
-    service = ZaloService(channel, listen="127.0.0.1", port=port)  # polling, and the links
+    service = ZaloReceiver(channel, poll_timeout=5)  # polling, and the links on the server
+    server = WebServer(web_app(document_routes(links)), listen="127.0.0.1", port=port)
+    await server.start()
     await service.start()
     try:
         user = ZaloUser(zalo, bot_token, "11")
@@ -224,6 +227,7 @@ async def test_the_web_server_serves_a_link_until_it_expires(zalo, bot_token, ap
             assert (await http.get(f"http://127.0.0.1:{port}/other")).status_code == 404
     finally:
         await service.stop()
+        await server.stop()
 
 
 async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token, api):
@@ -231,14 +235,10 @@ async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token
     url = f"http://127.0.0.1:{port}/hook/zalo"
     engine = ScriptedEngine([Outbound("Chào")])
     channel = ZaloChannel(engine, api)
-    service = ZaloService(
-        channel,
-        webhook_url=url,
-        secret="right_secret",
-        webhook_path="/hook/zalo",
-        listen="127.0.0.1",
-        port=port,
-    )
+    route = zalo_webhook("/hook/zalo", "right_secret", channel.handle_update)
+    server = WebServer(web_app([route]), listen="127.0.0.1", port=port)
+    service = ZaloReceiver(channel, webhook_url=url, secret="right_secret")
+    await server.start()
     await service.start()
     try:
         header = {"X-Bot-Api-Secret-Token": "right_secret"}
@@ -259,6 +259,7 @@ async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token
         assert zalo.bots[bot_token].webhook_url == url
     finally:
         await service.stop()
+        await server.stop()
 
 
 async def test_people_on_zalo_and_telegram_share_a_units_submission(zalo, bot_token, api, engine):
@@ -309,7 +310,7 @@ async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, bo
 
     handled = asyncio.Queue()
     channel = ZaloChannel(Engine(), api, on_handled=handled.put_nowait, typing_after=None)
-    service = ZaloService(channel, poll_timeout=5)
+    service = ZaloReceiver(channel, poll_timeout=5)
     await service.start()
     try:
         first, other = ZaloUser(zalo, bot_token, "15"), ZaloUser(zalo, bot_token, "16")
