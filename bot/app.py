@@ -220,8 +220,6 @@ class App:
             await self.delivery.start()
 
     def _build_telegram(self, senders: dict) -> list:
-        from telegram import Update
-
         from bot import telegram as tg
         from bot.outbox import TelegramSender
 
@@ -235,7 +233,6 @@ class App:
             on_handled=self.on_handled,
         )
         self.telegram = application
-        channel = tg.channel_of(application)
         self._receivers.append(
             (
                 "Telegram",
@@ -252,10 +249,8 @@ class App:
             return []
         from bot.web import telegram_webhook
 
-        async def process(data: dict) -> None:
-            await channel.process(Update.de_json(data, application.bot))
-
-        return [telegram_webhook(webhook_path(settings.webhook_url), settings.secret, process)]
+        path = webhook_path(settings.webhook_url)
+        return [telegram_webhook(path, settings.secret, tg.webhook_processor(application))]
 
     def _build_zalo(self, senders: dict) -> list:
         from bot.outbox import ZaloSender

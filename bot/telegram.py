@@ -293,6 +293,17 @@ def channel_of(application: Application) -> TelegramChannel:
     return application.bot_data["channel"]
 
 
+def webhook_processor(application: Application) -> Callable[[dict], Awaitable[None]]:
+    """What the webhook route does with an update's JSON: the update, through the
+    application's handlers in its chat's order, to the end of its turn."""
+    channel = channel_of(application)
+
+    async def process(data: dict) -> None:
+        await channel.process(Update.de_json(data, application.bot))
+
+    return process
+
+
 class TelegramReceiver:
     """Telegram's updates into ``application``, in the running event loop: long polling
     (PTB's updater), or a webhook whose route the app's web server serves

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.app import ConfigError, ZaloSettings, webhook_path
 from bot.links import (
     DocumentLinks,
     DocumentStore,
@@ -21,7 +22,6 @@ from bot.links import (
 from bot.splitting import utf16_len
 from bot.zalo import parse_update
 from bot.zalo_api import ZaloApi, ZaloApiError
-from bot.app import ConfigError, ZaloSettings, webhook_path
 from bot.zalo_render import MAX_MESSAGE, render, split_text
 from dialogs.messages import Document, Option, Outbound, text_menu
 from templates.messages import say
