@@ -27,7 +27,6 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class ReminderRun:
     campaign: str

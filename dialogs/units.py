@@ -43,9 +43,7 @@ class UnitMatch(Generic[U]):
     candidates: list[U] = field(default_factory=list)
 
 
-def match_unit(
-    units: Sequence[U], text: str, *, with_rest: bool = False
-) -> UnitMatch[U]:
+def match_unit(units: Sequence[U], text: str, *, with_rest: bool = False) -> UnitMatch[U]:
     """The unit of ``units`` that ``text`` names (see the module's rules). ``with_rest``: the
     caller needs what follows the name (a reason): a bare partial name then matches with an
     empty rest, and one that names no single unit is "needs_colon" (how to add a reason)."""

@@ -46,9 +46,7 @@ def webhook_path(path: str) -> str:
     return "/" + path.lstrip("/")
 
 
-def telegram_webhook(
-    path: str, secret: str, process: Callable[[dict], Awaitable[None]]
-) -> Route:
+def telegram_webhook(path: str, secret: str, process: Callable[[dict], Awaitable[None]]) -> Route:
     """Telegram's webhook at ``path``: ``process(update_json)`` runs the update through the
     PTB application and returns once the turn is committed and answered."""
     if not secret:
