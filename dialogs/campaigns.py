@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dialogs import scoring
-from dialogs.scoring import Rubric, rubric_for
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec
 from dialogs.state import FormState
@@ -22,6 +21,9 @@ from storage import outbox as queue
 from storage import repo
 from storage.models import Broadcast, Campaign, Respondent, Submission, Unit, utcnow
 from templates.messages import say
+
+if TYPE_CHECKING:
+    from dialogs.scoring import Rubric
 
 try:
     LOCAL_TZ: timezone | ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -195,7 +197,9 @@ async def campaign_best(
 ) -> dict[str, float]:
     """The best value of each ``relative`` scoring rule among the submitted and approved
     submissions of ``spec`` for ``year`` (what ``dialogs.scoring.score`` compares with)."""
-    rubric = rubric if rubric is not None else rubric_for(spec)
+    from dialogs import scoring  # only documents and rankings score: not on every CLI start
+
+    rubric = rubric if rubric is not None else scoring.rubric_for(spec)
     if rubric is None or not rubric.relative_rules:
         return {}
     data = await campaign_reads.load_campaign(

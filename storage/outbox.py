@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast, OutboxMessage, utcnow
@@ -25,6 +24,8 @@ _OUTBOX = OutboxMessage.__table__
 
 def _insert_for(executor) -> Any:
     """The dialect's INSERT (for ON CONFLICT DO NOTHING)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = (getattr(executor, "dialect", None) or executor.bind.dialect).name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 

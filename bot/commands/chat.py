@@ -7,15 +7,12 @@ import datetime
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
+from bot.commands.common import builtin_forms, known_form, with_database
 
-from bot.commands.common import known_form, with_database
-from bot.console import run_console
-from dialogs.engine import Engine
-from dialogs.snapshot import load_snapshot
-from storage import repo
-from storage.db import Database
+if TYPE_CHECKING:
+    from storage.db import Database
 
 DEFAULT_UNIT = "Đơn vị thử nghiệm"
 
@@ -54,8 +51,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if not known_form(args.form):
         return 2
 
+    from bot.console import run_console
+    from dialogs.engine import Engine
+
     async def run(database: Database) -> None:
-        engine = Engine(database)
+        engine = Engine(database, builtin_forms())
         await run_console(engine, unit=args.unit, form_id=args.form, year=args.year, user=args.user)
 
     with_database(run)
@@ -65,6 +65,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_fill(args: argparse.Namespace) -> int:
     if not known_form(args.form_id):
         return 2
+    import yaml
+
+    from dialogs.engine import Engine
+
     try:
         answers = yaml.safe_load(args.answers.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -75,7 +79,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
         return 2
 
     async def run(database: Database):
-        engine = Engine(database)
+        engine = Engine(database, builtin_forms())
         return await engine.fill(
             unit_name=args.unit, form_id=args.form_id, year=args.year, answers=answers
         )
@@ -88,9 +92,11 @@ def cmd_fill(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from dialogs.snapshot import load_snapshot
+
     async def run(database: Database):
         async with database.session() as session:
-            return await load_snapshot(session, args.submission_id)
+            return await load_snapshot(session, args.submission_id, builtin_forms())
 
     snap = with_database(run)
     if snap is None:
@@ -107,11 +113,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_submissions(args: argparse.Namespace) -> int:
+    from dialogs.snapshot import load_snapshot
+    from storage import repo
+
     async def run(database: Database):
         rows = []
         async with database.session() as session:
             for submission, _unit in await repo.list_submissions(session):
-                snap = await load_snapshot(session, submission.id)
+                snap = await load_snapshot(session, submission.id, builtin_forms())
                 data = snap.as_json()
                 rows.append({k: data[k] for k in ("id", "unit", "form", "year", "status")})
                 rows[-1]["progress"] = data["progress"]

@@ -3,13 +3,16 @@ form id that is not a built-in form."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from dialogs.spec import FormSpec, all_forms
-from storage.db import Database
+# Heavy modules (SQLAlchemy, the form specs) load when a command needs them, so that
+# `formbot forms list` does not pay for the database and `formbot campaign status` not for
+# Telegram or the documents.
+if TYPE_CHECKING:
+    from dialogs.spec import FormSpec
+    from storage.db import Database
 
 T = TypeVar("T")
 
@@ -17,6 +20,10 @@ T = TypeVar("T")
 def with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     """Open the database (``DATABASE_URL``), bring its schema up to date, run
     ``work(database)`` and dispose of the engine, whatever happens; ``work``'s result."""
+
+    import asyncio
+
+    from storage.db import Database
 
     async def main() -> T:
         database = Database()
@@ -29,10 +36,17 @@ def with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def builtin_forms() -> dict[str, FormSpec]:
+    """The built-in forms, parsed once per version of the files (``dialogs.spec_cache``)."""
+    from dialogs.spec_cache import builtin_forms as cached
+
+    return cached()
+
+
 def unknown_form(form_id: str, forms: Mapping[str, FormSpec] | None = None) -> str | None:
     """None for one of ``forms`` (default: the built-in forms); else what to tell the user,
     with the forms there are."""
-    forms = all_forms() if forms is None else forms
+    forms = builtin_forms() if forms is None else forms
     if form_id in forms:
         return None
     return f"unknown form {form_id!r}; known: {', '.join(forms)}"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.commands.common import known_form
-from dialogs.spec import FormSpec, SpecError, all_forms, load_spec
+from bot.commands.common import builtin_forms, known_form
+
+if TYPE_CHECKING:
+    from dialogs.spec import FormSpec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,7 +65,7 @@ def describe(spec: FormSpec) -> dict:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = [summary(spec) for spec in all_forms().values()]
+    rows = [summary(spec) for spec in builtin_forms().values()]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
@@ -74,7 +77,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     if not known_form(args.form_id):
         return 2
-    data = describe(all_forms()[args.form_id])
+    data = describe(builtin_forms()[args.form_id])
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
@@ -89,6 +92,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """A spec, with its rubric next to it when there is one; or a rubric, against its spec."""
     from dialogs.scoring import load_rubric
+    from dialogs.spec import SpecError, load_spec
 
     path = Path(args.path)
     is_rubric = path.name.endswith(".rubric.yaml")

@@ -11,7 +11,6 @@ and Zalo's routes join it; otherwise Zalo's server listens on ``--zalo-listen/--
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 TELEGRAM_PORT = 8443
@@ -120,6 +119,8 @@ def cmd_run_zalo(args: argparse.Namespace) -> int:
 
 
 def _run(prog: str, **channels) -> int:
+    import asyncio
+
     from bot.app import App, document_renderer, serve
     from dialogs.engine import Engine
     from storage.db import Database
