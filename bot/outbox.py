@@ -1,7 +1,8 @@
 """Delivering the outbox: reminders, announcements and notices, paced and crash-safe.
 
-Every message is a row in the ``outbox`` table with an idempotency key. The dispatcher takes
-due rows one by one, marks each ``sending`` (committed) before the request leaves, and records
+Every message is a row in the ``outbox`` table with an idempotency key. The dispatcher claims
+due rows (as many as it has free slots, in one statement), marks them ``sending`` (committed)
+before their requests leave, and records
 the outcome: ``sent``; ``blocked`` (the person blocked the bot: marked, skipped from then on);
 ``failed`` with a reason; or back to ``queued`` with a time to retry (429 retry-after, a 5xx or
 network error). A worker that dies leaves at most ``concurrency`` rows ``sending``; they are
@@ -49,6 +50,7 @@ CATCH_UP = 1.0  # seconds of schedule a pacer may make up after a stall
 # No more than ``rate`` requests within this window: a second, plus room for the few
 # milliseconds between the pacer's go and the request leaving (costs 1 % of the rate).
 WINDOW = 1.01
+SENT_FLUSH_EVERY = 0.05  # seconds a "sent" outcome waits for the next claim to record it
 
 
 def configured_rate() -> float | None:
@@ -266,6 +268,8 @@ class Dispatcher:
         self._running = asyncio.Lock()
         self._stop = asyncio.Event()
         self._write_lock = asyncio.Lock()
+        self._sent: list[int] = []
+        self._flusher: asyncio.Task | None = None
 
     def _writing(self):
         """SQLite has one writer at a time and makes the others sleep and retry; in one process
@@ -299,7 +303,6 @@ class Dispatcher:
 
     async def _run(self, until_idle, max_seconds, stop, on_progress) -> DispatchStats:
         stats = DispatchStats()
-        slots = asyncio.Semaphore(self.concurrency)
         tasks = self.in_flight
         channels = list(self.senders)
         await self._housekeeping(stats)
@@ -327,39 +330,77 @@ class Dispatcher:
                     break
                 await asyncio.sleep(min(wait if wait is not None else 1.0, 1.0))
                 continue
-            for row in ready:
-                chat = (row.channel, row.external_id)
-                if over() or self.quiet.contains(utcnow()):
-                    break
-                if not self._chat_free(chat):
-                    continue
-                if row.expires_at is not None and row.expires_at < utcnow():
-                    continue  # closed by the next housekeeping
-                await slots.acquire()
-                async with self._writing(), self.db.engine.begin() as connection:
-                    claimed = await queue.claim_message(connection, row.id, utcnow())
-                if not claimed:  # another worker took it
-                    slots.release()
-                    continue
-                self._busy.add(chat)
-                # The claim is committed; the request leaves on the pacer's schedule (the
-                # database write above happened while that slot was coming anyway).
-                await self.pacers[row.channel].wait()
-                task = asyncio.create_task(self._deliver(row, stats))
-                task.add_done_callback(lambda _t: slots.release())
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+            await self._send_batch(ready, stats, over)
             if clock.monotonic() - last_report >= self.progress_every:
                 last_report = clock.monotonic()
+                await self._flush_sent()
                 await self._housekeeping(stats)
                 if on_progress is not None:
                     on_progress(stats)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self._flush_sent()
         await self._housekeeping(stats)
         if on_progress is not None:
             on_progress(stats)
         return stats
+
+    async def _send_batch(self, rows: list, stats: DispatchStats, over: Callable[[], bool]) -> None:
+        """Send ``rows`` (due, oldest first): as many as there are free slots are claimed in
+        one statement, then leave one by one on the pacer's schedule. At most
+        ``concurrency`` rows are ever ``sending`` (claimed or under way); rows claimed but not
+        yet sent when the run stops are put back in the queue."""
+        pending = list(rows)
+        while pending:
+            if over() or self.quiet.contains(utcnow()):
+                return
+            if len(self.in_flight) >= self.concurrency:
+                await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            free = self.concurrency - len(self.in_flight)
+            chunk, rest, chats = [], [], set()
+            now = utcnow()
+            for row in pending:
+                chat = (row.channel, row.external_id)
+                if not self._chat_free(chat) or chat in chats:
+                    continue  # resting or busy: a later query brings it back
+                if row.expires_at is not None and row.expires_at < now:
+                    continue  # closed by the next housekeeping
+                if len(chunk) < free:
+                    chunk.append(row)
+                    chats.add(chat)
+                else:
+                    rest.append(row)
+            pending = rest
+            if not chunk:
+                return
+            sent, self._sent = self._sent, []
+            try:
+                async with self._writing(), self.db.engine.begin() as connection:
+                    now = utcnow()
+                    await queue.finish_messages(connection, sent, "sent", now)
+                    won = await queue.claim_messages(connection, [r.id for r in chunk], now)
+            except BaseException:
+                self._sent = sent + self._sent  # recorded with the next claim or flush
+                raise
+            claimed = [row for row in chunk if row.id in won]  # the others: another worker's
+            self._busy.update((row.channel, row.external_id) for row in claimed)
+            for index, row in enumerate(claimed):
+                if over() or self.quiet.contains(utcnow()):
+                    await self._release(claimed[index:])
+                    return
+                # The claim is committed; the request leaves on the pacer's schedule.
+                await self.pacers[row.channel].wait()
+                task = asyncio.create_task(self._deliver(row, stats))
+                self.in_flight.add(task)
+                task.add_done_callback(self.in_flight.discard)
+
+    async def _release(self, rows: list) -> None:
+        """Claimed rows whose request never left go back to the queue."""
+        async with self._writing(), self.db.engine.begin() as connection:
+            await queue.release_messages(connection, [row.id for row in rows], utcnow())
+        for row in rows:
+            self._busy.discard((row.channel, row.external_id))
 
     def _chat_free(self, chat: tuple[str, str]) -> bool:
         return chat not in self._busy and self._chat_ready.get(chat, 0.0) <= clock.monotonic()
@@ -398,12 +439,19 @@ class Dispatcher:
             self._chat_ready[chat] = max(self._chat_ready.get(chat, 0.0), ready)
 
     async def _record(self, row, result: SendResult, stats: DispatchStats) -> None:
+        if result.status == SENT:
+            # Most outcomes are "sent": they are recorded together, in the transaction of the
+            # next claim (or after SENT_FLUSH_EVERY when nothing is claimed), instead of one
+            # transaction each. Until then the row stays "sending": still at most
+            # ``concurrency`` rows are, and a crash closes them as "interrupted".
+            stats.sent += 1
+            self._sent.append(row.id)
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush_soon())
+            return
         now = utcnow()
         async with self._writing(), self.db.engine.begin() as session:
-            if result.status == SENT:
-                stats.sent += 1
-                await queue.finish_message(session, row.id, "sent", now)
-            elif result.status == BLOCKED:
+            if result.status == BLOCKED:
                 stats.blocked += 1
                 log.info("%s:%s blocked the bot", row.channel, row.external_id)
                 await queue.finish_message(session, row.id, "blocked", now, reason=result.reason)
@@ -426,6 +474,21 @@ class Dispatcher:
                 stats.failed += 1
                 log.warning("outbox %s to %s failed: %s", row.id, row.external_id, result.reason)
                 await queue.finish_message(session, row.id, "failed", now, reason=result.reason)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(SENT_FLUSH_EVERY)
+        await self._flush_sent()
+
+    async def _flush_sent(self) -> None:
+        """Record the "sent" outcomes collected so far."""
+        ids, self._sent = self._sent, []
+        if not ids:
+            return
+        try:
+            async with self._writing(), self.db.engine.begin() as connection:
+                await queue.finish_messages(connection, ids, "sent", utcnow())
+        except Exception:  # the rows stay "sending" and are closed as interrupted later
+            log.exception("recording %d sent outbox messages failed", len(ids))
 
     async def _housekeeping(self, stats: DispatchStats) -> None:
         """Close expired and interrupted messages; report broadcast progress."""
