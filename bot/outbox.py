@@ -1,13 +1,15 @@
 """Delivering the outbox: reminders, announcements and notices, paced and crash-safe.
 
-Every message is a row in the ``outbox`` table with an idempotency key. The dispatcher claims
-due rows (as many as it has free slots, in one statement), marks them ``sending`` (committed)
-before their requests leave, and records
-the outcome: ``sent``; ``blocked`` (the person blocked the bot: marked, skipped from then on);
-``failed`` with a reason; or back to ``queued`` with a time to retry (429 retry-after, a 5xx or
-network error). A worker that dies leaves at most ``concurrency`` rows ``sending``; they are
-closed as ``failed: interrupted`` and never sent again, because a Bot API send has no
-idempotency of its own and a second copy is worse than a missing reminder the IT team can see.
+Every message is a row in the ``outbox`` table (``storage.outbox``) with an idempotency key.
+The dispatcher claims due rows (as many as it has free slots, in one statement: they are
+``sending``, committed, before their requests leave); one launcher per channel sends them on
+its pacer's schedule, so the database work never delays a request. The outcome is recorded:
+``sent`` (together with the next claim); ``blocked`` (the person blocked the bot: marked,
+skipped from then on); ``failed`` with a reason; or back to ``queued`` with a time to retry
+(429 retry-after, a 5xx or network error). A worker that dies leaves at most ``concurrency``
+rows ``sending``; they are closed as ``failed: interrupted`` and never sent again, because a
+Bot API send has no idempotency of its own and a second copy is worse than a missing reminder
+the IT team can see. A clean stop puts claimed rows whose request never left back in the queue.
 
 Pacing (per channel, from the sender): an overall rate (Telegram: about 30 messages a second;
 the default leaves room for the live conversation) kept by ``Pacer``, one message per second
@@ -270,6 +272,10 @@ class Dispatcher:
         self._write_lock = asyncio.Lock()
         self._sent: list[int] = []
         self._flusher: asyncio.Task | None = None
+        self._claimed: dict[str, deque] = {}  # channel → claimed rows waiting for the pacer
+        self._claimed_count = 0
+        self._claimed_ready = {channel: asyncio.Event() for channel in senders}
+        self._slot_freed = asyncio.Event()
 
     def _writing(self):
         """SQLite has one writer at a time and makes the others sleep and retry; in one process
@@ -313,30 +319,46 @@ class Dispatcher:
                 return True
             return max_seconds is not None and stats.elapsed >= max_seconds
 
-        while not over():
-            now = utcnow()
-            if self.quiet.contains(now):
-                stats.quiet_until = self.quiet.ends_after(now)
-                break
-            async with self.db.session() as session:
-                rows = await queue.due_messages(session, now, channels, self.batch)
-            ready = [r for r in rows if self._chat_free((r.channel, r.external_id))]
-            if not ready:
-                if tasks:
-                    await asyncio.wait(tasks, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                wait = await self._idle_wait(rows, channels, now)
-                if wait is None and until_idle:
+        # The database work (due rows, claims) runs here; the requests leave from one
+        # launcher per channel, on its pacer's schedule, so a query never delays a send.
+        launchers = [
+            asyncio.create_task(self._launch(channel, stats, over), name=f"outbox-{channel}")
+            for channel in channels
+        ]
+        try:
+            while not over():
+                now = utcnow()
+                if self.quiet.contains(now):
+                    stats.quiet_until = self.quiet.ends_after(now)
                     break
-                await asyncio.sleep(min(wait if wait is not None else 1.0, 1.0))
-                continue
-            await self._send_batch(ready, stats, over)
-            if clock.monotonic() - last_report >= self.progress_every:
-                last_report = clock.monotonic()
-                await self._flush_sent()
-                await self._housekeeping(stats)
-                if on_progress is not None:
-                    on_progress(stats)
+                async with self.db.session() as session:
+                    rows = await queue.due_messages(session, now, channels, self.batch)
+                ready = [r for r in rows if self._chat_free((r.channel, r.external_id))]
+                if not ready:
+                    if tasks or self._claimed_count:
+                        await self._slot_freed_or(0.2)
+                        continue
+                    wait = await self._idle_wait(rows, channels, now)
+                    if wait is None and until_idle:
+                        break
+                    await asyncio.sleep(min(wait if wait is not None else 1.0, 1.0))
+                    continue
+                await self._claim(ready, over)
+                if clock.monotonic() - last_report >= self.progress_every:
+                    last_report = clock.monotonic()
+                    await self._flush_sent()
+                    await self._housekeeping(stats)
+                    if on_progress is not None:
+                        on_progress(stats)
+        finally:
+            for launcher in launchers:
+                launcher.cancel()
+            await asyncio.gather(*launchers, return_exceptions=True)
+            unsent = [row for rows in self._claimed.values() for row in rows]
+            self._claimed.clear()
+            self._claimed_count = 0
+            if unsent:
+                await self._release(unsent)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         await self._flush_sent()
@@ -345,19 +367,23 @@ class Dispatcher:
             on_progress(stats)
         return stats
 
-    async def _send_batch(self, rows: list, stats: DispatchStats, over: Callable[[], bool]) -> None:
-        """Send ``rows`` (due, oldest first): as many as there are free slots are claimed in
-        one statement, then leave one by one on the pacer's schedule. At most
-        ``concurrency`` rows are ever ``sending`` (claimed or under way); rows claimed but not
-        yet sent when the run stops are put back in the queue."""
+    async def _slot_freed_or(self, timeout: float) -> None:
+        self._slot_freed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._slot_freed.wait(), timeout)
+
+    async def _claim(self, rows: list, over: Callable[[], bool]) -> None:
+        """Claim ``rows`` (due, oldest first) for the launchers: as many as there are free
+        slots, in one statement each time. At most ``concurrency`` rows are ever
+        ``sending`` (claimed and waiting, under way, or sent and not yet recorded)."""
         pending = list(rows)
         while pending:
             if over() or self.quiet.contains(utcnow()):
                 return
-            if len(self.in_flight) >= self.concurrency:
-                await asyncio.wait(self.in_flight, return_when=asyncio.FIRST_COMPLETED)
+            free = self.concurrency - len(self.in_flight) - self._claimed_count
+            if free <= 0:
+                await self._slot_freed_or(1.0)
                 continue
-            free = self.concurrency - len(self.in_flight)
             chunk, rest, chats = [], [], set()
             now = utcnow()
             for row in pending:
@@ -383,17 +409,35 @@ class Dispatcher:
             except BaseException:
                 self._sent = sent + self._sent  # recorded with the next claim or flush
                 raise
-            claimed = [row for row in chunk if row.id in won]  # the others: another worker's
-            self._busy.update((row.channel, row.external_id) for row in claimed)
-            for index, row in enumerate(claimed):
-                if over() or self.quiet.contains(utcnow()):
-                    await self._release(claimed[index:])
-                    return
-                # The claim is committed; the request leaves on the pacer's schedule.
-                await self.pacers[row.channel].wait()
-                task = asyncio.create_task(self._deliver(row, stats))
-                self.in_flight.add(task)
-                task.add_done_callback(self.in_flight.discard)
+            for row in chunk:
+                if row.id in won:  # the others went to another worker
+                    self._busy.add((row.channel, row.external_id))
+                    self._claimed.setdefault(row.channel, deque()).append(row)
+                    self._claimed_count += 1
+                    self._claimed_ready[row.channel].set()
+
+    async def _launch(self, channel: str, stats: DispatchStats, over: Callable[[], bool]) -> None:
+        """Send the claimed rows of ``channel`` one by one, on its pacer's schedule."""
+        ready = self._claimed_ready[channel]
+        while True:
+            waiting = self._claimed.get(channel)
+            if not waiting:
+                ready.clear()
+                await ready.wait()
+                continue
+            await self.pacers[channel].wait()
+            if over() or self.quiet.contains(utcnow()):
+                return  # what is still claimed goes back to the queue
+            row = waiting.popleft()
+            self._claimed_count -= 1
+            # The claim is committed; the request leaves now.
+            task = asyncio.create_task(self._deliver(row, stats))
+            self.in_flight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self.in_flight.discard(task)
+        self._slot_freed.set()
 
     async def _release(self, rows: list) -> None:
         """Claimed rows whose request never left go back to the queue."""

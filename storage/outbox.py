@@ -214,6 +214,12 @@ async def interrupted_messages(executor, claimed_before: datetime, now: datetime
     return (await executor.execute(stmt)).rowcount
 
 
+async def delete_everything(executor) -> None:
+    """Empty the outbox and the broadcasts (a benchmark's fresh start; never the bot's)."""
+    await executor.execute(_OUTBOX.delete())
+    await executor.execute(Broadcast.__table__.delete())
+
+
 # Reading -------------------------------------------------------------------------------------
 
 
