@@ -43,6 +43,7 @@ class WebServer:
         config = uvicorn.Config(
             self.app,
             lifespan="off",
+            interface="asgi3",
             access_log=False,  # document links carry their signature in the query string
             log_level=logging.WARNING,
             timeout_graceful_shutdown=30,
