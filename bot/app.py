@@ -178,14 +178,6 @@ class App:
         self.delivery = None  # the DeliveryLoop
         self._receivers: list[Any] = []
 
-    @property
-    def needs_web(self) -> bool:
-        zalo = self.zalo_settings
-        return bool(
-            (self.telegram_settings and self.telegram_settings.webhook_url)
-            or (zalo and (zalo.webhook_url or zalo.links))
-        )
-
     async def start(self) -> None:
         """Everything, in start-up order; ``StartError`` when a part cannot start (what was
         started is stopped again by ``stop``)."""
