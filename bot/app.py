@@ -150,8 +150,9 @@ def quiet_http_logs() -> None:
 
 class App:
     """The bot for ``telegram`` and/or ``zalo`` on ``engine``'s database. ``web``: where the
-    web server listens when something needs it. ``delivery``: run the reminder and outbox
-    loop. ``on_handled(chat)`` is called after every update (the tests' signal)."""
+    web server listens when something needs it (a webhook, document links, ``web_routes``:
+    Starlette routes of other pages on the same server). ``delivery``: run the reminder and
+    outbox loop. ``on_handled(chat)`` is called after every update (the tests' signal)."""
 
     def __init__(
         self,
@@ -162,6 +163,7 @@ class App:
         web: WebSettings | None = None,
         delivery: bool = True,
         on_handled: Callable[[str], None] | None = None,
+        web_routes: Sequence[Any] = (),
     ) -> None:
         if telegram is None and zalo is None:
             raise ValueError("no channel to serve")
@@ -172,6 +174,7 @@ class App:
         self.web_settings = web or WebSettings()
         self.run_delivery = delivery
         self.on_handled = on_handled
+        self.web_routes = list(web_routes)  # more pages on the same server (a web console)
         self.telegram = None  # the PTB Application
         self.zalo = None  # the ZaloChannel
         self.web = None  # the WebServer
@@ -182,7 +185,7 @@ class App:
         """Everything, in start-up order; ``StartError`` when a part cannot start (what was
         started is stopped again by ``stop``)."""
         await self.database.upgrade()
-        routes: list = []
+        routes: list = list(self.web_routes)
         senders: dict = {}
         if self.telegram_settings is not None:
             routes += self._build_telegram(senders)

@@ -326,3 +326,58 @@ async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, bo
         await service.stop()
     assert [m.text for m in first.unread()] == ["đã nhận chậm", "đã nhận nhanh"]
     assert [m.text for m in other.unread()] == ["đã nhận xin chào"]
+
+
+async def test_the_app_runs_polling_links_pages_and_delivery_on_one_server(
+    zalo, bot_token, engine, tmp_path, monkeypatch
+):
+    """``bot.app.App`` for Zalo: polling, one web server for the document links and any other
+    page, and the delivery loop sending what the outbox holds through Zalo."""
+    monkeypatch.setenv("FORMBOT_QUIET_HOURS", "off")  # whatever the hour in Vietnam
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from bot.app import App, WebSettings, ZaloSettings
+    from storage import outbox as outbox_store
+
+    port = free_port()
+    links = DocumentLinks(
+        f"http://127.0.0.1:{port}",
+        LinkSigner("a-secret-of-sixteen-chars", 3600),
+        DocumentStore(tmp_path, 3600),
+    )
+    page = Route("/health", lambda _request: PlainTextResponse("ok"))
+    handled = asyncio.Queue()
+    app = App(
+        engine,
+        zalo=ZaloSettings(bot_token, base_url=zalo.base_url, links=links, retry_delays=()),
+        web=WebSettings("127.0.0.1", port),
+        on_handled=handled.put_nowait,
+        web_routes=[page],
+    )
+    user = ZaloUser(zalo, bot_token, "17")
+    zalo.bots[bot_token].chats.add(user.user_id)
+    async with engine.db.session() as session, session.begin():
+        await outbox_store.enqueue(
+            session,
+            [{"key": "t:17", "channel": "zalo", "external_id": "17", "kind": "t", "text": "Nhắc"}],
+        )
+    await app.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/health")).text == "ok"
+            url = links.link(Document("a.pdf", b"%PDF", "application/pdf")).url
+            assert (await http.get(url)).content == b"%PDF"
+        await user.send("/start NOSUCH")
+        assert await asyncio.wait_for(handled.get(), 30) == "17"
+
+        async def delivered():
+            while "Nhắc" not in [m.text for m in zalo.bots[bot_token].sent]:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(delivered(), 30)
+    finally:
+        await app.stop()
+    texts = [m.text for m in user.unread()]
+    assert "Nhắc" in texts
+    assert any(say("invite_unknown", code="NOSUCH") in text for text in texts)
