@@ -325,6 +325,7 @@ class Dispatcher:
             asyncio.create_task(self._launch(channel, stats, over), name=f"outbox-{channel}")
             for channel in channels
         ]
+        keeper: asyncio.Task | None = None
         try:
             while not over():
                 now = utcnow()
@@ -344,13 +345,15 @@ class Dispatcher:
                     await asyncio.sleep(min(wait if wait is not None else 1.0, 1.0))
                     continue
                 await self._claim(ready, over)
-                if clock.monotonic() - last_report >= self.progress_every:
+                if clock.monotonic() - last_report >= self.progress_every and (
+                    keeper is None or keeper.done()
+                ):
+                    # Alongside the claims: a slow count must not leave the launchers idle.
                     last_report = clock.monotonic()
-                    await self._flush_sent()
-                    await self._housekeeping(stats)
-                    if on_progress is not None:
-                        on_progress(stats)
+                    keeper = asyncio.create_task(self._keep(stats, on_progress))
         finally:
+            if keeper is not None:
+                await asyncio.gather(keeper, return_exceptions=True)
             for launcher in launchers:
                 launcher.cancel()
             await asyncio.gather(*launchers, return_exceptions=True)
@@ -367,6 +370,16 @@ class Dispatcher:
             on_progress(stats)
         return stats
 
+    async def _keep(self, stats: DispatchStats, on_progress) -> None:
+        """Record, close what expired or was interrupted, report progress."""
+        try:
+            await self._flush_sent()
+            await self._housekeeping(stats)
+        except Exception:
+            log.exception("outbox housekeeping failed; it runs again shortly")
+        if on_progress is not None:
+            on_progress(stats)
+
     async def _slot_freed_or(self, timeout: float) -> None:
         self._slot_freed.clear()
         with contextlib.suppress(TimeoutError):
@@ -381,7 +394,9 @@ class Dispatcher:
             if over() or self.quiet.contains(utcnow()):
                 return
             free = self.concurrency - len(self.in_flight) - self._claimed_count
-            if free <= 0:
+            # Claim in chunks (one transaction per several rows), unless the launchers are
+            # about to run dry.
+            if free <= 0 or (free < self.concurrency // 2 and self._claimed_count > 0):
                 await self._slot_freed_or(1.0)
                 continue
             chunk, rest, chats = [], [], set()
