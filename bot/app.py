@@ -6,10 +6,10 @@ reminders and the outbox of every channel.
 ``formbot run …`` (``bot.commands.run``) reads the options and the environment into settings
 and calls ``serve(App(...))``; the end-to-end tests build the same ``App`` with their forms.
 
-Start-up order: database, web server (so a webhook is reachable before it is announced),
-channels (getMe, then polling or setWebhook), delivery. Shutdown in reverse: the web server
-finishes the requests under way, the channels the updates under way, then the delivery loop
-its messages in flight, then the database closes.
+Start-up order: database, channels' getMe, web server (so a webhook is reachable before it
+is announced), channels' updates (polling or setWebhook), delivery. Shutdown in reverse: the
+web server finishes the requests under way, the channels the updates under way, then the
+delivery loop its messages in flight, then the database closes.
 """
 
 from __future__ import annotations
@@ -191,6 +191,8 @@ class App:
             routes += self._build_telegram(senders)
         if self.zalo_settings is not None:
             routes += self._build_zalo(senders)
+        # The token first (getMe), so that a webhook request finds the channel ready.
+        await self._each_receiver("prepare")
         if routes:
             from bot.web import WebServer, web_app
 
@@ -201,18 +203,19 @@ class App:
             except OSError as exc:
                 self.web = None
                 raise StartError(f"cannot listen on {web.listen}:{web.port}: {exc}") from None
-        for name, receiver in self._receivers:
-            try:
-                await receiver.start()
-            except Exception as exc:
-                if not _refused(exc):
-                    raise
-                raise StartError(f"the {name} Bot API refused to start: {exc}") from None
+        await self._each_receiver("start")
         if self.run_delivery:
             from bot.delivery import DeliveryLoop
 
             self.delivery = DeliveryLoop(self.database, senders, forms=self.engine.forms)
             await self.delivery.start()
+
+    async def _each_receiver(self, step: str) -> None:
+        for name, receiver in self._receivers:
+            try:
+                await getattr(receiver, step)()
+            except receiver.REFUSED as exc:  # a bad token, a refused webhook: not a crash
+                raise StartError(f"the {name} Bot API refused to start: {exc}") from None
 
     def _build_telegram(self, senders: dict) -> list:
         from bot import telegram as tg
@@ -293,12 +296,6 @@ class App:
                 log.exception("stopping %s failed", what)
         self.web = self.delivery = None
         self._receivers = []
-
-
-def _refused(exc: Exception) -> bool:
-    """An API's refusal (a bad token, a rejected webhook): reported, not a crash."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"TelegramError", "ZaloApiError"})
 
 
 async def serve(app: App, *, prog: str, on_ready: Callable[[], None] | None = None) -> int:

@@ -15,7 +15,7 @@ Reliability (the shared parts are ``bot.channel.Channel``'s):
   their answers are saved, and the bot goes on serving.
 
 Receiving: ``TelegramReceiver`` starts long polling (PTB's updater, in our event loop) or sets
-the webhook that ``bot.web.telegram`` serves on the app's one web server.
+the webhook that ``bot.web.hooks`` serves on the app's one web server.
 """
 
 from __future__ import annotations
@@ -307,7 +307,9 @@ def webhook_processor(application: Application) -> Callable[[dict], Awaitable[No
 class TelegramReceiver:
     """Telegram's updates into ``application``, in the running event loop: long polling
     (PTB's updater), or a webhook whose route the app's web server serves
-    (``bot.web.telegram``); ``start`` after that server listens, ``stop`` before it closes."""
+    (``bot.web.hooks``); ``start`` after that server listens, ``stop`` before it closes."""
+
+    REFUSED = TelegramError  # what ``start`` raises when the Bot API refuses
 
     def __init__(
         self,
@@ -324,12 +326,17 @@ class TelegramReceiver:
         self.secret = secret
         self.poll_interval = poll_interval
 
-    async def start(self) -> None:
-        """getMe (checks the token), the command menu, then the updates. Raises
-        ``TelegramError`` when the Bot API refuses."""
+    async def prepare(self) -> None:
+        """getMe (checks the token) and the command menu: the application can then process
+        updates (before the web server takes the first webhook request)."""
         application = self.application
         await application.initialize()
         await application.post_init(application)
+
+    async def start(self) -> None:
+        """Receive the updates: setWebhook, or long polling. Raises ``TelegramError`` when
+        the Bot API refuses."""
+        application = self.application
         if self.webhook_url:
             await retrying(
                 lambda: application.bot.set_webhook(

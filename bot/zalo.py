@@ -208,7 +208,9 @@ class ZaloReceiver:
     """Zalo's updates into ``channel``, in the running event loop. Polling: ``deleteWebhook``,
     then getUpdates in a loop, each update handled in a task (in order per chat). Webhook:
     ``setWebhook`` with the secret; the route is served by the app's web server
-    (``bot.web.zalo``), so ``start`` comes after that server listens."""
+    (``bot.web.hooks``), so ``start`` comes after that server listens."""
+
+    REFUSED = ZaloApiError  # what ``start`` raises when the Bot API refuses
 
     def __init__(
         self,
@@ -229,10 +231,15 @@ class ZaloReceiver:
         self._poller: asyncio.Task | None = None
         self._updates: set[asyncio.Task] = set()
 
-    async def start(self) -> None:
-        """Check the token (getMe), then receive updates. Raises ``ZaloApiError`` when the
-        API refuses."""
+    async def prepare(self) -> None:
+        """Check the token (getMe)."""
         self.bot_info = await self.api.get_me()
+
+    async def start(self) -> None:
+        """Receive updates (``prepare`` first, if it has not run). Raises ``ZaloApiError``
+        when the API refuses."""
+        if self.bot_info is None:
+            await self.prepare()
         if self.webhook_url:
             await self.api.set_webhook(self.webhook_url, self.secret or "")
             log.info("Zalo webhook set")
