@@ -1,12 +1,13 @@
 """Broadcast throughput: queued reminders through the outbox against a fake Bot API server.
 
-A local fake Bot API server (tornado, in a child process, 127.0.0.1 only) answers a share of
-the sendMessage calls (5 % by default) with 429 Too Many Requests (retry_after 1) or 502 Bad
-Gateway, half each, and records every message it accepts. The outbox dispatcher sends N queued
-reminders through python-telegram-bot's ``Bot`` at the configured rate. Printed: the achieved
-request rate as the server saw it (first to last call) next to the configured limit, the
-busiest second, the delivered rate, and lost and duplicate messages (from the server's record,
-checked against the outbox table). Last line: one JSON object.
+A local fake Bot API server (Starlette on uvicorn, in a child process, 127.0.0.1 only)
+answers a share of the sendMessage calls (5 % by default) with 429 Too Many Requests
+(retry_after 1) or 502 Bad Gateway, half each, and records every message it accepts. The
+outbox dispatcher sends N queued reminders through python-telegram-bot's ``Bot`` at the
+configured rate. Printed: the achieved request rate as the server saw it (first to last call)
+next to the configured limit, the busiest second, the delivered rate, and lost and duplicate
+messages (from the server's record, checked against the outbox table). Last line: one JSON
+object.
 
     python bench/broadcast.py                         # 10,000 messages at 30/s (~6 min)
     python bench/broadcast.py --messages 1000 --rate 50
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import random
 import subprocess
 import sys
@@ -30,10 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
-
 from bot.outbox import Dispatcher, DispatchStats, QuietHours, TelegramSender  # noqa: E402
-from storage import repo  # noqa: E402
+from storage import outbox as queue  # noqa: E402
 from storage.db import Database  # noqa: E402
 
 TOKEN = "123456:BENCH"
@@ -45,73 +43,81 @@ NEVER_QUIET = QuietHours(clock_time(0, 0), clock_time(0, 0))
 
 
 def serve(fail: float, seed: int, max_seconds: float) -> None:
-    import tornado.ioloop
-    import tornado.netutil
-    import tornado.web
-    from tornado.httpserver import HTTPServer
+    import socket
+    import threading
+    from urllib.parse import parse_qs
 
-    logging.getLogger("tornado.access").disabled = True  # 5xx answers are the point here
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
     rng = random.Random(seed)
     record = {"calls": [], "accepted": Counter(), "e429": 0, "e502": 0}
 
-    class BotApi(tornado.web.RequestHandler):
-        def post(self, _token: str, method: str) -> None:
-            self.set_header("Content-Type", "application/json")
-            if method == "getMe":
-                me = {"id": 1, "is_bot": True, "first_name": "bench", "username": "bench_bot"}
-                self.write(json.dumps({"ok": True, "result": me}))
-                return
-            if method != "sendMessage":
-                self.write(json.dumps({"ok": True, "result": True}))
-                return
-            chat = int(self.get_body_argument("chat_id"))
-            record["calls"].append(time.time())
-            draw = rng.random()
-            if draw < fail / 2:
-                record["e429"] += 1
-                self.set_status(429)
-                body = {
-                    "ok": False,
-                    "error_code": 429,
-                    "description": "Too Many Requests: retry after 1",
-                    "parameters": {"retry_after": 1},
-                }
-                self.write(json.dumps(body))
-                return
-            if draw < fail:
-                record["e502"] += 1
-                self.set_status(502)
-                self.write(
-                    json.dumps({"ok": False, "error_code": 502, "description": "Bad Gateway"})
-                )
-                return
-            record["accepted"][chat] += 1
-            message = {
-                "message_id": sum(record["accepted"].values()),
-                "date": int(time.time()),
-                "chat": {"id": chat, "type": "private"},
-                "text": self.get_body_argument("text"),
+    async def bot_api(request: Request) -> JSONResponse:
+        method = request.path_params["method"]
+        if method == "getMe":
+            me = {"id": 1, "is_bot": True, "first_name": "bench", "username": "bench_bot"}
+            return JSONResponse({"ok": True, "result": me})
+        if method != "sendMessage":
+            return JSONResponse({"ok": True, "result": True})
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        chat = int(form["chat_id"])
+        record["calls"].append(time.time())
+        draw = rng.random()
+        if draw < fail / 2:
+            record["e429"] += 1
+            body = {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
             }
-            self.write(json.dumps({"ok": True, "result": message}))
+            return JSONResponse(body, status_code=429)
+        if draw < fail:
+            record["e502"] += 1
+            body = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+            return JSONResponse(body, status_code=502)
+        record["accepted"][chat] += 1
+        message = {
+            "message_id": sum(record["accepted"].values()),
+            "date": int(time.time()),
+            "chat": {"id": chat, "type": "private"},
+            "text": form.get("text", ""),
+        }
+        return JSONResponse({"ok": True, "result": message})
 
-    class Stats(tornado.web.RequestHandler):
-        def get(self) -> None:
-            self.write(
-                {
-                    "calls": record["calls"],
-                    "e429": record["e429"],
-                    "e502": record["e502"],
-                    "accepted": {str(k): v for k, v in record["accepted"].items()},
-                }
-            )
+    async def stats(_request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "calls": record["calls"],
+                "e429": record["e429"],
+                "e502": record["e502"],
+                "accepted": {str(k): v for k, v in record["accepted"].items()},
+            }
+        )
 
-    app = tornado.web.Application([(r"/bot([^/]+)/(\w+)", BotApi), (r"/stats", Stats)])
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    HTTPServer(app).add_sockets(sockets)
-    print(sockets[0].getsockname()[1], flush=True)
-    loop = tornado.ioloop.IOLoop.current()
-    loop.call_later(max_seconds, loop.stop)  # never outlives a forgotten run
-    loop.start()
+    app = Starlette(
+        routes=[
+            Route("/bot{token}/{method}", bot_api, methods=["GET", "POST"]),
+            Route("/stats", stats),
+        ]
+    )
+    sock = socket.create_server(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning")
+    )
+
+    def stop() -> None:  # never outlives a forgotten run
+        server.should_exit = True
+
+    timer = threading.Timer(max_seconds, stop)
+    timer.daemon = True
+    timer.start()
+    server.run(sockets=[sock])
 
 
 def start_server(fail: float, seed: int, max_seconds: float) -> tuple[subprocess.Popen, int]:
@@ -155,10 +161,9 @@ class TimedSender:
 async def prepare(database: Database, messages: int) -> None:
     await database.upgrade()
     async with database.engine.begin() as connection:
-        await connection.execute(text("DELETE FROM outbox"))
-        await connection.execute(text("DELETE FROM broadcasts"))
+        await queue.delete_everything(connection)
     async with database.session() as session, session.begin():
-        broadcast = await repo.create_broadcast(session, kind="reminder", campaign_id="bench")
+        broadcast = await queue.create_broadcast(session, kind="reminder", campaign_id="bench")
         rows = [
             {
                 "key": f"reminder:bench:{FIRST_CHAT + n}",
@@ -170,7 +175,7 @@ async def prepare(database: Database, messages: int) -> None:
             }
             for n in range(messages)
         ]
-        broadcast.total = await repo.enqueue(session, rows)
+        broadcast.total = await queue.enqueue(session, rows)
 
 
 async def run(args: argparse.Namespace, port: int) -> dict:
@@ -209,7 +214,7 @@ async def run(args: argparse.Namespace, port: int) -> dict:
         async with bot:
             stats = await dispatcher.run(until_idle=True, on_progress=progress)
         async with database.session() as session:
-            counts = await repo.outbox_counts(session)
+            counts = await queue.outbox_counts(session)
         return {"stats": stats, "outbox": counts, "sent_at": sender.times}
     finally:
         await database.dispose()

@@ -1,12 +1,15 @@
 """Delivering the outbox: reminders, announcements and notices, paced and crash-safe.
 
-Every message is a row in the ``outbox`` table with an idempotency key. The dispatcher takes
-due rows one by one, marks each ``sending`` (committed) before the request leaves, and records
-the outcome: ``sent``; ``blocked`` (the person blocked the bot: marked, skipped from then on);
-``failed`` with a reason; or back to ``queued`` with a time to retry (429 retry-after, a 5xx or
-network error). A worker that dies leaves at most ``concurrency`` rows ``sending``; they are
-closed as ``failed: interrupted`` and never sent again, because a Bot API send has no
-idempotency of its own and a second copy is worse than a missing reminder the IT team can see.
+Every message is a row in the ``outbox`` table (``storage.outbox``) with an idempotency key.
+The dispatcher claims due rows (as many as it has free slots, in one statement: they are
+``sending``, committed, before their requests leave); one launcher per channel sends them on
+its pacer's schedule, so the database work never delays a request. The outcome is recorded:
+``sent`` (together with the next claim); ``blocked`` (the person blocked the bot: marked,
+skipped from then on); ``failed`` with a reason; or back to ``queued`` with a time to retry
+(429 retry-after, a 5xx or network error). A worker that dies leaves at most ``concurrency``
+rows ``sending``; they are closed as ``failed: interrupted`` and never sent again, because a
+Bot API send has no idempotency of its own and a second copy is worse than a missing reminder
+the IT team can see. A clean stop puts claimed rows whose request never left back in the queue.
 
 Pacing (per channel, from the sender): an overall rate (Telegram: about 30 messages a second;
 the default leaves room for the live conversation) kept by ``Pacer``, one message per second
@@ -33,6 +36,7 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 
 from dialogs.campaigns import LOCAL_TZ, local_time
+from storage import outbox as queue
 from storage import repo
 from storage.db import Database
 from storage.models import Broadcast, utcnow
@@ -48,6 +52,7 @@ CATCH_UP = 1.0  # seconds of schedule a pacer may make up after a stall
 # No more than ``rate`` requests within this window: a second, plus room for the few
 # milliseconds between the pacer's go and the request leaving (costs 1 % of the rate).
 WINDOW = 1.01
+SENT_FLUSH_EVERY = 0.05  # seconds a "sent" outcome waits for the next claim to record it
 
 
 def configured_rate() -> float | None:
@@ -265,6 +270,12 @@ class Dispatcher:
         self._running = asyncio.Lock()
         self._stop = asyncio.Event()
         self._write_lock = asyncio.Lock()
+        self._sent: list[int] = []
+        self._flusher: asyncio.Task | None = None
+        self._claimed: dict[str, deque] = {}  # channel → claimed rows waiting for the pacer
+        self._claimed_count = 0
+        self._claimed_ready = {channel: asyncio.Event() for channel in senders}
+        self._slot_freed = asyncio.Event()
 
     def _writing(self):
         """SQLite has one writer at a time and makes the others sleep and retry; in one process
@@ -298,7 +309,6 @@ class Dispatcher:
 
     async def _run(self, until_idle, max_seconds, stop, on_progress) -> DispatchStats:
         stats = DispatchStats()
-        slots = asyncio.Semaphore(self.concurrency)
         tasks = self.in_flight
         channels = list(self.senders)
         await self._housekeeping(stats)
@@ -309,56 +319,147 @@ class Dispatcher:
                 return True
             return max_seconds is not None and stats.elapsed >= max_seconds
 
-        while not over():
-            now = utcnow()
-            if self.quiet.contains(now):
-                stats.quiet_until = self.quiet.ends_after(now)
-                break
-            async with self.db.session() as session:
-                rows = await repo.due_messages(session, now, channels, self.batch)
-            ready = [r for r in rows if self._chat_free((r.channel, r.external_id))]
-            if not ready:
-                if tasks:
-                    await asyncio.wait(tasks, timeout=0.2, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                wait = await self._idle_wait(rows, channels, now)
-                if wait is None and until_idle:
+        # The database work (due rows, claims) runs here; the requests leave from one
+        # launcher per channel, on its pacer's schedule, so a query never delays a send.
+        launchers = [
+            asyncio.create_task(self._launch(channel, stats, over), name=f"outbox-{channel}")
+            for channel in channels
+        ]
+        keeper: asyncio.Task | None = None
+        try:
+            while not over():
+                now = utcnow()
+                if self.quiet.contains(now):
+                    stats.quiet_until = self.quiet.ends_after(now)
                     break
-                await asyncio.sleep(min(wait if wait is not None else 1.0, 1.0))
-                continue
-            for row in ready:
-                chat = (row.channel, row.external_id)
-                if over() or self.quiet.contains(utcnow()):
-                    break
-                if not self._chat_free(chat):
+                async with self.db.session() as session:
+                    rows = await queue.due_messages(session, now, channels, self.batch)
+                ready = [r for r in rows if self._chat_free((r.channel, r.external_id))]
+                if not ready:
+                    if tasks or self._claimed_count:
+                        await self._slot_freed_or(0.2)
+                        continue
+                    wait = await self._idle_wait(rows, channels, now)
+                    if wait is None and until_idle:
+                        break
+                    await asyncio.sleep(min(wait if wait is not None else 1.0, 1.0))
                     continue
-                if row.expires_at is not None and row.expires_at < utcnow():
-                    continue  # closed by the next housekeeping
-                await slots.acquire()
-                async with self._writing(), self.db.engine.begin() as connection:
-                    claimed = await repo.claim_message(connection, row.id, utcnow())
-                if not claimed:  # another worker took it
-                    slots.release()
-                    continue
-                self._busy.add(chat)
-                # The claim is committed; the request leaves on the pacer's schedule (the
-                # database write above happened while that slot was coming anyway).
-                await self.pacers[row.channel].wait()
-                task = asyncio.create_task(self._deliver(row, stats))
-                task.add_done_callback(lambda _t: slots.release())
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if clock.monotonic() - last_report >= self.progress_every:
-                last_report = clock.monotonic()
-                await self._housekeeping(stats)
-                if on_progress is not None:
-                    on_progress(stats)
+                await self._claim(ready, over)
+                if clock.monotonic() - last_report >= self.progress_every and (
+                    keeper is None or keeper.done()
+                ):
+                    # Alongside the claims: a slow count must not leave the launchers idle.
+                    last_report = clock.monotonic()
+                    keeper = asyncio.create_task(self._keep(stats, on_progress))
+        finally:
+            if keeper is not None:
+                await asyncio.gather(keeper, return_exceptions=True)
+            for launcher in launchers:
+                launcher.cancel()
+            await asyncio.gather(*launchers, return_exceptions=True)
+            unsent = [row for rows in self._claimed.values() for row in rows]
+            self._claimed.clear()
+            self._claimed_count = 0
+            if unsent:
+                await self._release(unsent)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self._flush_sent()
         await self._housekeeping(stats)
         if on_progress is not None:
             on_progress(stats)
         return stats
+
+    async def _keep(self, stats: DispatchStats, on_progress) -> None:
+        """Record, close what expired or was interrupted, report progress."""
+        try:
+            await self._flush_sent()
+            await self._housekeeping(stats)
+        except Exception:
+            log.exception("outbox housekeeping failed; it runs again shortly")
+        if on_progress is not None:
+            on_progress(stats)
+
+    async def _slot_freed_or(self, timeout: float) -> None:
+        self._slot_freed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._slot_freed.wait(), timeout)
+
+    async def _claim(self, rows: list, over: Callable[[], bool]) -> None:
+        """Claim ``rows`` (due, oldest first) for the launchers: as many as there are free
+        slots, in one statement each time. At most ``concurrency`` rows are ever
+        ``sending`` (claimed and waiting, under way, or sent and not yet recorded)."""
+        pending = list(rows)
+        while pending:
+            if over() or self.quiet.contains(utcnow()):
+                return
+            free = self.concurrency - len(self.in_flight) - self._claimed_count
+            # Claim in chunks (one transaction per several rows), unless the launchers are
+            # about to run dry.
+            if free <= 0 or (free < self.concurrency // 2 and self._claimed_count > 0):
+                await self._slot_freed_or(1.0)
+                continue
+            chunk, rest, chats = [], [], set()
+            now = utcnow()
+            for row in pending:
+                chat = (row.channel, row.external_id)
+                if not self._chat_free(chat) or chat in chats:
+                    continue  # resting or busy: a later query brings it back
+                if row.expires_at is not None and row.expires_at < now:
+                    continue  # closed by the next housekeeping
+                if len(chunk) < free:
+                    chunk.append(row)
+                    chats.add(chat)
+                else:
+                    rest.append(row)
+            pending = rest
+            if not chunk:
+                return
+            sent, self._sent = self._sent, []
+            try:
+                async with self._writing(), self.db.engine.begin() as connection:
+                    now = utcnow()
+                    await queue.finish_messages(connection, sent, "sent", now)
+                    won = await queue.claim_messages(connection, [r.id for r in chunk], now)
+            except BaseException:
+                self._sent = sent + self._sent  # recorded with the next claim or flush
+                raise
+            for row in chunk:
+                if row.id in won:  # the others went to another worker
+                    self._busy.add((row.channel, row.external_id))
+                    self._claimed.setdefault(row.channel, deque()).append(row)
+                    self._claimed_count += 1
+                    self._claimed_ready[row.channel].set()
+
+    async def _launch(self, channel: str, stats: DispatchStats, over: Callable[[], bool]) -> None:
+        """Send the claimed rows of ``channel`` one by one, on its pacer's schedule."""
+        ready = self._claimed_ready[channel]
+        while True:
+            waiting = self._claimed.get(channel)
+            if not waiting:
+                ready.clear()
+                await ready.wait()
+                continue
+            await self.pacers[channel].wait()
+            if over() or self.quiet.contains(utcnow()):
+                return  # what is still claimed goes back to the queue
+            row = waiting.popleft()
+            self._claimed_count -= 1
+            # The claim is committed; the request leaves now.
+            task = asyncio.create_task(self._deliver(row, stats))
+            self.in_flight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self.in_flight.discard(task)
+        self._slot_freed.set()
+
+    async def _release(self, rows: list) -> None:
+        """Claimed rows whose request never left go back to the queue."""
+        async with self._writing(), self.db.engine.begin() as connection:
+            await queue.release_messages(connection, [row.id for row in rows], utcnow())
+        for row in rows:
+            self._busy.discard((row.channel, row.external_id))
 
     def _chat_free(self, chat: tuple[str, str]) -> bool:
         return chat not in self._busy and self._chat_ready.get(chat, 0.0) <= clock.monotonic()
@@ -369,7 +470,7 @@ class Dispatcher:
             soonest = min(self._chat_ready.get((r.channel, r.external_id), 0.0) for r in rows)
             return max(0.05, soonest - clock.monotonic())
         async with self.db.session() as session:
-            upcoming = await repo.next_due_time(session, channels)
+            upcoming = await queue.next_due_time(session, channels)
         if upcoming is None:
             return None
         return max(0.05, (upcoming - now).total_seconds())
@@ -397,23 +498,30 @@ class Dispatcher:
             self._chat_ready[chat] = max(self._chat_ready.get(chat, 0.0), ready)
 
     async def _record(self, row, result: SendResult, stats: DispatchStats) -> None:
+        if result.status == SENT:
+            # Most outcomes are "sent": they are recorded together, in the transaction of the
+            # next claim (or after SENT_FLUSH_EVERY when nothing is claimed), instead of one
+            # transaction each. Until then the row stays "sending": still at most
+            # ``concurrency`` rows are, and a crash closes them as "interrupted".
+            stats.sent += 1
+            self._sent.append(row.id)
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush_soon())
+            return
         now = utcnow()
         async with self._writing(), self.db.engine.begin() as session:
-            if result.status == SENT:
-                stats.sent += 1
-                await repo.finish_message(session, row.id, "sent", now)
-            elif result.status == BLOCKED:
+            if result.status == BLOCKED:
                 stats.blocked += 1
                 log.info("%s:%s blocked the bot", row.channel, row.external_id)
-                await repo.finish_message(session, row.id, "blocked", now, reason=result.reason)
+                await queue.finish_message(session, row.id, "blocked", now, reason=result.reason)
                 await repo.set_blocked(session, row.channel, row.external_id, True)
-                await repo.close_queued_for_chat(
+                await queue.close_queued_for_chat(
                     session, row.channel, row.external_id, "blocked", "blocked the bot", now
                 )
             elif result.status == RETRY and row.attempts + 1 < self.max_attempts:
                 stats.retried += 1
                 delay = result.retry_after or min(2.0**row.attempts, 300.0)  # 1 s, 2 s, 4 s…
-                await repo.finish_message(
+                await queue.finish_message(
                     session,
                     row.id,
                     "queued",
@@ -424,20 +532,35 @@ class Dispatcher:
             else:
                 stats.failed += 1
                 log.warning("outbox %s to %s failed: %s", row.id, row.external_id, result.reason)
-                await repo.finish_message(session, row.id, "failed", now, reason=result.reason)
+                await queue.finish_message(session, row.id, "failed", now, reason=result.reason)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(SENT_FLUSH_EVERY)
+        await self._flush_sent()
+
+    async def _flush_sent(self) -> None:
+        """Record the "sent" outcomes collected so far."""
+        ids, self._sent = self._sent, []
+        if not ids:
+            return
+        try:
+            async with self._writing(), self.db.engine.begin() as connection:
+                await queue.finish_messages(connection, ids, "sent", utcnow())
+        except Exception:  # the rows stay "sending" and are closed as interrupted later
+            log.exception("recording %d sent outbox messages failed", len(ids))
 
     async def _housekeeping(self, stats: DispatchStats) -> None:
         """Close expired and interrupted messages; report broadcast progress."""
         now = utcnow()
         async with self._writing(), self.db.session() as session, session.begin():
-            stats.expired += await repo.expire_messages(session, now)
-            stats.interrupted += await repo.interrupted_messages(session, now - self.lease, now)
-            for broadcast in await repo.unfinished_broadcasts(session):
+            stats.expired += await queue.expire_messages(session, now)
+            stats.interrupted += await queue.interrupted_messages(session, now - self.lease, now)
+            for broadcast in await queue.unfinished_broadcasts(session):
                 await self._report(session, broadcast, now)
 
     async def _report(self, session, broadcast: Broadcast, now: datetime) -> None:
         """Progress (sent / total) to whoever started a long broadcast, and a last word."""
-        counts = await repo.outbox_counts(session, broadcast.id)
+        counts = await queue.outbox_counts(session, broadcast.id)
         pending = counts.get("queued", 0) + counts.get("sending", 0)
         figures = {
             "sent": counts.get("sent", 0),
@@ -456,7 +579,7 @@ class Dispatcher:
                 broadcast.reported = reached[-1]
                 note = (str(reached[-1]), say("broadcast_progress", **figures))
         if note is not None and broadcast.started_by and broadcast.started_by_channel:
-            await repo.enqueue(
+            await queue.enqueue(
                 session,
                 [
                     {

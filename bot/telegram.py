@@ -4,29 +4,27 @@ Handlers are thin: an update becomes an ``Inbound``, the engine answers (and com
 turn, and the ``Outbound`` replies are sent as HTML-escaped messages with inline keyboards.
 Nothing here parses answers or touches tables.
 
-Reliability:
+Reliability (the shared parts are ``bot.channel.Channel``'s):
 - updates of one chat are handled in arrival order, different chats concurrently
-  (``PerChatOrder``), so one slow turn does not hold up everyone else;
+  (``Channel.in_order``, entered by PTB's update processor when polling and by the webhook
+  route), so one slow turn does not hold up everyone else;
 - sends go through ``RetryingRateLimiter``: Telegram's flood limits (AIORateLimiter, which
-  also retries ``RetryAfter``) plus retries with back-off for network errors, time-outs and
-  5xx answers; getUpdates is retried by PTB's own polling loop;
+  also retries ``RetryAfter``) plus ``bot.channel.retrying`` for network errors, time-outs
+  and 5xx answers; getUpdates is retried by PTB's own polling loop;
 - an exception while handling one person's message is logged, that person is told how far
   their answers are saved, and the bot goes on serving.
+
+Receiving: ``TelegramReceiver`` starts long polling (PTB's updater, in our event loop) or sets
+the webhook that ``bot.web.hooks`` serves on the app's one web server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from telegram import (
-    BotCommand,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
@@ -41,11 +39,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.channel import Channel, TurnEngine, mark_failed, retrying
 from bot.splitting import utf16_len
 from bot.telegram_render import MAX_MESSAGE, html_chunks, keyboard, pressed_label
-from dialogs import Engine
 from dialogs.commands import menu
-from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
 from dialogs.payloads import KeepAnswer, KeepPrevious, PickOption, decode
 from templates.messages import say
@@ -54,16 +51,18 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+BOOTSTRAP_DELAYS = (1.0, 2.0, 4.0)  # setWebhook / getMe at start-up
 
-Hook = Callable[[], Awaitable[Any]]
+
+def _transient(exc: Exception) -> bool:
+    """Network errors, time-outs and 5xx: PTB raises ``NetworkError`` for those;
+    ``BadRequest`` (a subclass) and ``Forbidden`` will not get better by asking again."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
 
 
 class RetryingRateLimiter(AIORateLimiter):
-    """AIORateLimiter, plus retries with back-off for transient failures of a request:
-    network errors, time-outs and 5xx answers (PTB raises ``NetworkError`` for those).
-    ``BadRequest`` (also a ``NetworkError`` subclass) and ``Forbidden`` are not retried.
-    A time-out may hide a delivered message, so a retry can repeat a message; a repeated
-    question is better than a lost one."""
+    """AIORateLimiter, plus retries with back-off for transient failures of a request
+    (``bot.channel.retrying``)."""
 
     # Cosmetic calls whose failure is logged and ignored; retrying them only delays start-up.
     NOT_RETRIED = frozenset({"setMyCommands"})
@@ -84,43 +83,25 @@ class RetryingRateLimiter(AIORateLimiter):
             delays = ()
         if rate_limit_args == self.NO_REPEAT:
             rate_limit_args = None
-        for attempt in range(len(delays) + 1):
-            try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-            except BadRequest:
-                raise
-            except NetworkError as exc:
-                if attempt == len(delays):
-                    raise
-                log.warning(
-                    "%s failed (%s); retry %d in %.1f s",
-                    endpoint,
-                    exc,
-                    attempt + 1,
-                    delays[attempt],
-                )
-                await asyncio.sleep(delays[attempt])
-        raise AssertionError("unreachable")
+
+        async def once():
+            return await super(RetryingRateLimiter, self).process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args
+            )
+
+        return await retrying(once, transient=_transient, delays=delays, what=endpoint)
 
 
 class PerChatOrder(BaseUpdateProcessor):
-    """Handles updates concurrently, except that the updates of one chat wait for each
-    other and run in arrival order (a typed answer right after a button press must not
-    overtake it). Chats share ``stripes`` FIFO locks."""
+    """PTB's update processor for polling: updates run concurrently, each entering its
+    chat's order (``Channel.in_order``) as it arrives."""
 
-    def __init__(self, max_concurrent_updates: int = 256, stripes: int = 1024) -> None:
+    def __init__(self, channel: Channel, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks = StripedLocks(stripes)
+        self.channel = channel
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        async with self._locks(str(chat.id)):
-            await coroutine
+        await self.channel.in_order(chat_of(update), coroutine)
 
     async def initialize(self) -> None:
         pass
@@ -129,19 +110,32 @@ class PerChatOrder(BaseUpdateProcessor):
         pass
 
 
-class TelegramChannel:
-    """The handlers: each update becomes an ``Inbound`` for the engine, and the replies are
-    sent back."""
+def chat_of(update: object) -> str | None:
+    chat = update.effective_chat if isinstance(update, Update) else None
+    return str(chat.id) if chat is not None else None
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+
+class TelegramChannel(Channel):
+    """The handlers: each update becomes an ``Inbound`` for the engine, and the replies are
+    sent back with ``application.bot``."""
+
+    name = CHANNEL
+
+    def __init__(self, engine: TurnEngine, **options) -> None:
+        super().__init__(engine, **options)
+        self.application: Application | None = None
 
     def register(self, application: Application) -> None:
+        self.application = application
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         application.add_handler(MessageHandler(private & filters.TEXT, self.on_text))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(MessageHandler(private & ~filters.TEXT, self.on_other))
         application.add_error_handler(self.on_error)
+
+    async def process(self, update: Update) -> None:
+        """One update (a webhook's), in its chat's order."""
+        await self.in_order(chat_of(update), self.application.process_update(update))
 
     # Handlers --------------------------------------------------------------------------------
 
@@ -153,8 +147,9 @@ class TelegramChannel:
             text=message.text,
             message_id=str(message.message_id),
             name=user.full_name,
+            order=update.update_id,
         )
-        await self._serve(context, message.chat_id, inbound)
+        await self.serve(str(message.chat_id), inbound)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user
@@ -175,44 +170,45 @@ class TelegramChannel:
             payload=decode(query.data),
             message_id=f"cb:{query.id}",
             name=user.full_name,
+            order=update.update_id,
         )
-        await self._serve(context, chat_id, inbound, pressed=message, data=query.data or "")
+        await self.serve(str(chat_id), inbound, (message, query.data or ""))
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Photos, stickers, voice: say that only text is read."""
-        await self._send(context, update.effective_chat.id, [Outbound(say("telegram_text_only"))])
+        await self.send(str(update.effective_chat.id), [Outbound(say("telegram_text_only"))])
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything the handlers did not catch themselves (PTB calls this, then goes on)."""
         log.error("error while handling an update", exc_info=context.error)
+        mark_failed()
         if isinstance(update, Update) and update.effective_chat is not None:
-            await self._apologise(context, update.effective_chat.id)
+            user = update.effective_user.id if update.effective_user else update.effective_chat.id
+            await self.apologise(str(update.effective_chat.id), str(user))
 
-    # One turn --------------------------------------------------------------------------------
+    # Sending ---------------------------------------------------------------------------------
 
-    async def _serve(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        chat_id: int,
-        inbound: Inbound,
-        pressed: Message | None = None,
-        data: str = "",
-    ) -> None:
-        try:
-            replies = await self.engine.handle(inbound)
-        except Exception:
-            # The turn's transaction was rolled back: nothing of this message is stored.
-            log.exception("the engine failed on a message from user %s", inbound.user)
-            await self._apologise(context, chat_id)
-            return
-        try:
-            if pressed is not None and replies:
-                await self._mark_pressed(pressed, data, replies)
-            await self._send(context, chat_id, replies)
-        except Exception:
-            # The answer is committed; only sending failed (after PTB's retries).
-            log.exception("sending replies to user %s failed", inbound.user)
-            await self._apologise(context, chat_id)
+    def apology(self, current: str | None) -> str:
+        return say("telegram_handler_error", current=current)
+
+    async def send(self, chat: str, replies: list[Outbound], context: Any = None) -> None:
+        pressed, data = context if context else (None, "")
+        if pressed is not None and replies:
+            await self._mark_pressed(pressed, data, replies)
+        bot = self.application.bot
+        for reply in replies:
+            if reply.document is not None:
+                document = reply.document
+                if reply.text and reply.text != document.filename:
+                    await self._send_text(int(chat), reply.text, None)
+                await bot.send_document(
+                    int(chat), document=document.data, filename=document.filename
+                )
+                continue
+            await self._send_text(int(chat), reply.text, keyboard(reply))
+
+    async def send_text(self, chat: str, text: str) -> None:
+        await self._send_text(int(chat), text, None)
 
     async def _mark_pressed(self, message: Message, data: str, replies: list[Outbound]) -> None:
         """Remove the pressed keyboard and show which button was pressed, unless the press
@@ -235,42 +231,15 @@ class TelegramChannel:
         except BadRequest as exc:  # too old to edit, or already edited
             log.info("could not edit the pressed message: %s", exc)
 
-    async def _send(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Outbound]
-    ) -> None:
-        bot = context.bot
-        for reply in replies:
-            if reply.document is not None:
-                document = reply.document
-                if reply.text and reply.text != document.filename:
-                    await self._send_text(bot, chat_id, reply.text, None)
-                await bot.send_document(chat_id, document=document.data, filename=document.filename)
-                continue
-            await self._send_text(bot, chat_id, reply.text, keyboard(reply))
-
-    @staticmethod
-    async def _send_text(bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None):
+    async def _send_text(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None):
         chunks = html_chunks(text)
         for number, chunk in enumerate(chunks, start=1):
-            await bot.send_message(
+            await self.application.bot.send_message(
                 chat_id,
                 chunk,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if number == len(chunks) else None,
             )
-
-    async def _apologise(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
-        try:  # where the database says this person is; any worker can answer that
-            current = await self.engine.position(CHANNEL, str(chat_id))
-        except Exception:
-            log.exception("could not read the position of chat %s", chat_id)
-            current = None
-        try:
-            await self._send_text(
-                context.bot, chat_id, say("telegram_handler_error", current=current), None
-            )
-        except Exception:
-            log.exception("could not tell chat %s about the error", chat_id)
 
 
 async def register_commands(application: Application) -> None:
@@ -283,7 +252,7 @@ async def register_commands(application: Application) -> None:
 
 
 def build_application(
-    engine: Engine,
+    engine: TurnEngine,
     token: str,
     *,
     base_url: str | None = None,
@@ -292,30 +261,20 @@ def build_application(
     retry_delays: Sequence[float] = (0.5, 2.0, 5.0),
     rate_limiter: AIORateLimiter | None = None,
     max_concurrent_updates: int = 256,
-    on_startup: Hook | None = None,
-    on_shutdown: Hook | None = None,
+    on_handled: Callable[[str], None] | None = None,
 ) -> Application:
-    """The PTB application serving ``engine``. ``base_url`` points it at another Bot API
-    server (``TELEGRAM_BASE_URL``, e.g. ``http://127.0.0.1:9000/bot``); ``request`` and
-    ``get_updates_request`` replace PTB's HTTP layer (tests). ``on_startup`` runs before the
-    first update (e.g. database migrations), ``on_shutdown`` after the last."""
-
-    async def post_init(application: Application) -> None:
-        if on_startup is not None:
-            await on_startup()
-        await register_commands(application)
-
-    async def post_shutdown(application: Application) -> None:
-        if on_shutdown is not None:
-            await on_shutdown()
-
+    """The PTB application serving ``engine`` (its channel is ``application.bot_data
+    ["channel"]``). ``base_url`` points it at another Bot API server (``TELEGRAM_BASE_URL``,
+    e.g. ``http://127.0.0.1:9000/bot``); ``request`` and ``get_updates_request`` replace PTB's
+    HTTP layer (tests); ``on_handled(chat)`` is called after each update."""
+    channel = TelegramChannel(engine, on_handled=on_handled)
     builder = (
         ApplicationBuilder()
         .token(token)
         .rate_limiter(rate_limiter or RetryingRateLimiter(retry_delays=retry_delays))
-        .concurrent_updates(PerChatOrder(max_concurrent_updates))
-        .post_init(post_init)
-        .post_shutdown(post_shutdown)
+        .concurrent_updates(PerChatOrder(channel, max_concurrent_updates))
+        .post_init(register_commands)
+        .job_queue(None)
     )
     if base_url:
         builder = builder.base_url(base_url)
@@ -324,36 +283,86 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
-    TelegramChannel(engine).register(application)
+    channel.register(application)
+    application.bot_data["channel"] = channel
     return application
 
 
-def run_polling(application: Application, *, poll_interval: float = 0.0) -> None:
-    """Long polling until SIGINT/SIGTERM."""
-    application.run_polling(
-        poll_interval=poll_interval,
-        allowed_updates=ALLOWED_UPDATES,
-        bootstrap_retries=3,
-    )
+def channel_of(application: Application) -> TelegramChannel:
+    return application.bot_data["channel"]
 
 
-def run_webhook(
-    application: Application,
-    *,
-    webhook_url: str,
-    secret_token: str,
-    listen: str = "0.0.0.0",
-    port: int = 8443,
-    url_path: str = "",
-) -> None:
-    """Serve the webhook until SIGINT/SIGTERM. Telegram sends ``secret_token`` in the
-    ``X-Telegram-Bot-Api-Secret-Token`` header; PTB answers 403 to a request without it."""
-    application.run_webhook(
-        listen=listen,
-        port=port,
-        url_path=url_path,
-        webhook_url=webhook_url,
-        secret_token=secret_token,
-        allowed_updates=ALLOWED_UPDATES,
-        bootstrap_retries=3,
-    )
+def webhook_processor(application: Application) -> Callable[[dict], Awaitable[None]]:
+    """What the webhook route does with an update's JSON: the update, through the
+    application's handlers in its chat's order, to the end of its turn."""
+    channel = channel_of(application)
+
+    async def process(data: dict) -> None:
+        await channel.process(Update.de_json(data, application.bot))
+
+    return process
+
+
+class TelegramReceiver:
+    """Telegram's updates into ``application``, in the running event loop: long polling
+    (PTB's updater), or a webhook whose route the app's web server serves
+    (``bot.web.hooks``); ``start`` after that server listens, ``stop`` before it closes."""
+
+    REFUSED = TelegramError  # what ``start`` raises when the Bot API refuses
+
+    def __init__(
+        self,
+        application: Application,
+        *,
+        webhook_url: str | None = None,
+        secret: str | None = None,
+        poll_interval: float = 0.0,
+    ) -> None:
+        if webhook_url and not secret:
+            raise ValueError("a webhook needs a secret token")
+        self.application = application
+        self.webhook_url = webhook_url
+        self.secret = secret
+        self.poll_interval = poll_interval
+
+    async def prepare(self) -> None:
+        """getMe (checks the token) and the command menu: the application can then process
+        updates (before the web server takes the first webhook request)."""
+        application = self.application
+        await application.initialize()
+        await application.post_init(application)
+
+    async def start(self) -> None:
+        """Receive the updates: setWebhook, or long polling. Raises ``TelegramError`` when
+        the Bot API refuses."""
+        application = self.application
+        if self.webhook_url:
+            await retrying(
+                lambda: application.bot.set_webhook(
+                    url=self.webhook_url,
+                    secret_token=self.secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                ),
+                transient=_transient,
+                delays=BOOTSTRAP_DELAYS,
+                what="setWebhook",
+            )
+            await application.start()
+            log.info("Telegram webhook set")
+            return
+        await application.updater.start_polling(
+            poll_interval=self.poll_interval,
+            allowed_updates=ALLOWED_UPDATES,
+            bootstrap_retries=3,
+        )
+        await application.start()
+
+    async def stop(self) -> None:
+        """Stop receiving, let the updates under way finish, close the HTTP clients."""
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()

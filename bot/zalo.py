@@ -10,12 +10,14 @@ the number, the label, or the label without diacritics; the engine understands a
   a request without the right one gets 403 and is not read. A webhook request is answered
   after its turn is committed and the replies are sent, so a request Zalo retries after a
   failure is handled again, and a repeat of a handled one is recognised by the engine.
-- Updates of one chat are handled in arrival order, different chats concurrently.
+- Updates of one chat are handled in arrival order, different chats concurrently; the serve /
+  apologise / retry logic is ``bot.channel.Channel``'s, shared with Telegram.
 - Images, stickers and other non-text messages get a polite "text only" and change nothing;
   group chats are ignored (the form is filled in a private chat).
 - Long texts are split under the 2000-character limit; documents, which the Bot API cannot
-  attach, become signed links that expire (``bot.links``) served by the same web server when
-  ``FORMBOT_PUBLIC_URL`` is set, or a note on how to get them from a reviewer.
+  attach, become signed links that expire (``bot.links``) served by the app's web server
+  (``bot.web``) when ``FORMBOT_PUBLIC_URL`` is set, or a note on how to get them from a
+  reviewer.
 - An exception while handling one person's message is logged, that person is told how far
   their answers are saved, and the bot goes on serving.
 """
@@ -23,23 +25,16 @@ the number, the label, or the label without diacritics; the engine understands a
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import tornado.escape
-import tornado.httpserver
-import tornado.web
-
+from bot.channel import Channel, TurnEngine, retrying
 from bot.links import DocumentLinks
 from bot.zalo_api import POLL_TIMEOUT, ZaloApi, ZaloApiError
 from bot.zalo_render import render
-from dialogs import Engine
-from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
 from templates.messages import say
 
@@ -52,7 +47,6 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 SECRET_FORMAT = re.compile(r"[A-Za-z0-9_-]{8,256}")
 SEND_RETRY_DELAYS = (0.5, 2.0, 5.0)
 POLL_BACKOFF_MAX = 30.0
-MAX_WEBHOOK_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,6 +60,7 @@ class ZaloMessage:
     message_id: str | None
     name: str | None
     group: bool
+    date: int | None = None  # the sender's timestamp (ms), for ordering
 
 
 def parse_update(body: Any) -> ZaloMessage | None:
@@ -87,6 +82,7 @@ def parse_update(body: Any) -> ZaloMessage | None:
     text = message.get("text")
     message_id = message.get("message_id")
     name = sender.get("display_name") or sender.get("name")
+    date = message.get("date")
     return ZaloMessage(
         event=event,
         chat_id=str(chat_id),
@@ -95,17 +91,20 @@ def parse_update(body: Any) -> ZaloMessage | None:
         message_id=str(message_id) if message_id not in (None, "") else None,
         name=str(name) if name else None,
         group=str(chat.get("chat_type") or "").upper() == "GROUP",
+        date=date if isinstance(date, int) and not isinstance(date, bool) else None,
     )
 
 
-class ZaloChannel:
+class ZaloChannel(Channel):
     """Turns updates into engine turns and sends the replies. ``typing_after``: seconds a
     turn may take before "typing…" is shown (None: never). ``on_handled(chat_id)`` is called
     after every update (the tests' way to know a turn is over)."""
 
+    name = CHANNEL
+
     def __init__(
         self,
-        engine: Engine,
+        engine: TurnEngine,
         api: ZaloApi,
         *,
         links: DocumentLinks | None = None,
@@ -114,27 +113,21 @@ class ZaloChannel:
         on_handled: Callable[[str], None] | None = None,
         stripes: int = 1024,
     ) -> None:
-        self.engine = engine
+        super().__init__(engine, stripes=stripes, on_handled=on_handled)
         self.api = api
         self.links = links
         self.retry_delays = tuple(retry_delays)
         self.typing_after = typing_after
-        self.on_handled = on_handled
-        self._locks = StripedLocks(stripes)
         self._background: set[asyncio.Task] = set()
 
     async def handle_update(self, update: Any) -> None:
-        """One update, start to finish (the turn committed and the replies sent)."""
+        """One update, start to finish (the turn committed and the replies sent), after the
+        earlier updates of its chat."""
         message = parse_update(update)
         if message is None:
             log.info("ignored an update without a message from a person")
             return
-        try:
-            async with self._locks(message.chat_id):
-                await self._handle(message)
-        finally:
-            if self.on_handled is not None:
-                self.on_handled(message.chat_id)
+        await self.in_order(message.chat_id, self._handle(message))
 
     async def _handle(self, message: ZaloMessage) -> None:
         if message.group:
@@ -149,29 +142,18 @@ class ZaloChannel:
             text=message.text,
             message_id=message.message_id,
             name=message.name,
+            order=message.date,
         )
-        try:
-            replies = await self._turn(message.chat_id, inbound)
-        except Exception:
-            # The turn's transaction was rolled back: nothing of this message is stored.
-            log.exception("the engine failed on a message from Zalo user %s", inbound.user)
-            await self._apologise(message.chat_id, inbound.user)
-            return
-        try:
-            await self._send_all(message.chat_id, render(replies, self.links))
-        except Exception:
-            # The answer is committed; only sending failed (after the retries).
-            log.exception("sending replies to Zalo user %s failed", inbound.user)
-            await self._apologise(message.chat_id, inbound.user)
+        await self.serve(message.chat_id, inbound)
 
-    async def _turn(self, chat_id: str, inbound: Inbound) -> list[Outbound]:
+    async def turn(self, chat: str, inbound: Inbound) -> list[Outbound]:
         """The engine's turn; "typing…" if it takes longer than ``typing_after``."""
         task = asyncio.ensure_future(self.engine.handle(inbound))
         try:
             if self.typing_after is not None:
                 done, _ = await asyncio.wait({task}, timeout=self.typing_after)
                 if not done:
-                    self._spawn(self._typing(chat_id))
+                    self._spawn(self._typing(chat))
             return await task
         except BaseException:
             task.cancel()
@@ -179,38 +161,28 @@ class ZaloChannel:
 
     # Sending ---------------------------------------------------------------------------------
 
-    async def _send_all(self, chat_id: str, texts: list[str]) -> None:
-        for text in texts:
-            await self._send(chat_id, text)
+    def apology(self, current: str | None) -> str:
+        return say("zalo_handler_error", current=current)
 
-    async def _send(self, chat_id: str, text: str) -> None:
-        """sendMessage, retried with back-off on network errors, 429 and 5xx. A time-out may
-        hide a delivered message, so a retry can repeat one: better than losing a question."""
-        delays = self.retry_delays
-        for attempt in range(len(delays) + 1):
-            try:
-                await self.api.send_message(chat_id, text)
-                return
-            except ZaloApiError as exc:
-                if not exc.transient or attempt == len(delays):
-                    raise
-                log.warning("%s; retry %d in %.1f s", exc, attempt + 1, delays[attempt])
-                await asyncio.sleep(delays[attempt])
+    async def send(self, chat: str, replies: list[Outbound], context: Any = None) -> None:
+        for text in render(replies, self.links):
+            await self.send_text(chat, text)
+
+    async def send_text(self, chat: str, text: str) -> None:
+        """sendMessage, retried with back-off on network errors, 429 and 5xx."""
+        await retrying(
+            lambda: self.api.send_message(chat, text),
+            transient=lambda exc: isinstance(exc, ZaloApiError) and exc.transient,
+            delays=self.retry_delays,
+            what="Zalo sendMessage",
+        )
 
     async def _send_safely(self, chat_id: str, texts: list[str]) -> None:
         try:
-            await self._send_all(chat_id, texts)
+            for text in texts:
+                await self.send_text(chat_id, text)
         except Exception:
             log.exception("could not send to Zalo chat %s", chat_id)
-
-    async def _apologise(self, chat_id: str, user: str) -> None:
-        try:  # where the database says this person is; any worker can answer that
-            current = await self.engine.position(CHANNEL, user)
-        except Exception:
-            log.exception("could not read the position of Zalo chat %s", chat_id)
-            current = None
-        text = say("zalo_handler_error", current=current)
-        await self._send_safely(chat_id, [text])
 
     async def _typing(self, chat_id: str) -> None:
         try:
@@ -229,82 +201,16 @@ class ZaloChannel:
             await asyncio.gather(*self._background, return_exceptions=True)
 
 
-# Web server: the webhook and the document links -----------------------------------------------
+# Receiving: polling or the webhook --------------------------------------------------------------
 
 
-class WebhookHandler(tornado.web.RequestHandler):
-    def initialize(self, channel: ZaloChannel, secret: str) -> None:
-        self.channel = channel
-        self.secret = secret.encode()
+class ZaloReceiver:
+    """Zalo's updates into ``channel``, in the running event loop. Polling: ``deleteWebhook``,
+    then getUpdates in a loop, each update handled in a task (in order per chat). Webhook:
+    ``setWebhook`` with the secret; the route is served by the app's web server
+    (``bot.web.hooks``), so ``start`` comes after that server listens."""
 
-    def check_xsrf_cookie(self) -> None:  # a machine's POST, authenticated by the header
-        pass
-
-    async def post(self) -> None:
-        received = self.request.headers.get(SECRET_HEADER, "").encode("utf-8", "replace")
-        if not hmac.compare_digest(received, self.secret):
-            log.warning("refused a webhook request without the right secret token")
-            self.set_status(403)
-            return
-        try:
-            update = json.loads(self.request.body)
-        except ValueError:
-            self.set_status(400)
-            return
-        await self.channel.handle_update(update)
-        self.write({"ok": True})
-
-
-class DocumentHandler(tornado.web.RequestHandler):
-    def initialize(self, links: DocumentLinks) -> None:
-        self.links = links
-
-    def get(self) -> None:
-        query = {name: self.get_query_argument(name, "") for name in ("expires", "sig")}
-        download = self.links.resolve(self.request.path, query)
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        if download.status != 200:
-            self.set_status(download.status)
-            return
-        ascii_name = download.filename.encode("ascii", "replace").decode().replace('"', "_")
-        quoted = tornado.escape.url_escape(download.filename, plus=False)
-        self.set_header("Content-Type", download.mime_type)
-        disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quoted}"
-        self.set_header("Content-Disposition", disposition)
-        self.write(download.data)
-
-
-def web_application(
-    channel: ZaloChannel,
-    *,
-    webhook_path: str | None = None,
-    secret: str | None = None,
-    links: DocumentLinks | None = None,
-) -> tornado.web.Application:
-    """The webhook at ``webhook_path`` (with its ``secret``) and/or the document links."""
-    routes: list = []
-    if webhook_path is not None:
-        if not secret:
-            raise ValueError("a webhook needs a secret token")
-        path = "/" + webhook_path.lstrip("/")
-        routes.append((re.escape(path), WebhookHandler, {"channel": channel, "secret": secret}))
-    if links is not None:
-        routes.append((r".*/documents/[^/]+/[^/]+", DocumentHandler, {"links": links}))
-    # No access log: document links carry their signature in the query string.
-    return tornado.web.Application(routes, log_function=lambda _handler: None)
-
-
-# The service: polling or webhook, in the running event loop ------------------------------------
-
-
-class ZaloService:
-    """What ``formbot run zalo`` runs, started and stopped inside an event loop (its own, or
-    python-telegram-bot's when both channels run in one process).
-
-    Polling: ``deleteWebhook``, then getUpdates in a loop, each update handled in a task (in
-    order per chat). Webhook: ``setWebhook`` with the secret once the server listens. The web
-    server also serves document links when the channel has ``links``."""
+    REFUSED = ZaloApiError  # what ``start`` raises when the Bot API refuses
 
     def __init__(
         self,
@@ -312,9 +218,6 @@ class ZaloService:
         *,
         webhook_url: str | None = None,
         secret: str | None = None,
-        webhook_path: str | None = None,
-        listen: str = "0.0.0.0",
-        port: int = 8080,
         poll_timeout: int = POLL_TIMEOUT,
     ) -> None:
         if webhook_url and not (secret and SECRET_FORMAT.fullmatch(secret)):
@@ -323,43 +226,29 @@ class ZaloService:
         self.api = channel.api
         self.webhook_url = webhook_url
         self.secret = secret
-        self.webhook_path = webhook_path
-        self.listen = listen
-        self.port = port
         self.poll_timeout = poll_timeout
         self.bot_info: dict | None = None
-        self._server: tornado.httpserver.HTTPServer | None = None
         self._poller: asyncio.Task | None = None
         self._updates: set[asyncio.Task] = set()
 
-    @property
-    def serves_http(self) -> bool:
-        return bool(self.webhook_url) or self.channel.links is not None
+    async def prepare(self) -> None:
+        """Check the token (getMe)."""
+        self.bot_info = await self.api.get_me()
 
     async def start(self) -> None:
-        """Check the token (getMe), start the web server if needed, then receive updates.
-        Raises ``ZaloApiError`` when the API refuses, ``OSError`` when the port is taken."""
-        self.bot_info = await self.api.get_me()
-        if self.serves_http:
-            application = web_application(
-                self.channel,
-                webhook_path=self.webhook_path if self.webhook_url else None,
-                secret=self.secret,
-                links=self.channel.links,
-            )
-            self._server = tornado.httpserver.HTTPServer(
-                application, max_body_size=MAX_WEBHOOK_BODY
-            )
-            self._server.listen(self.port, self.listen)
+        """Receive updates (``prepare`` first, if it has not run). Raises ``ZaloApiError``
+        when the API refuses."""
+        if self.bot_info is None:
+            await self.prepare()
         if self.webhook_url:
             await self.api.set_webhook(self.webhook_url, self.secret or "")
-            log.info("Zalo webhook set; listening on %s:%d", self.listen, self.port)
-        else:
-            try:
-                await self.api.delete_webhook()
-            except ZaloApiError as exc:  # polling may still work; getUpdates will tell
-                log.warning("deleteWebhook failed (%s); polling anyway", exc)
-            self._poller = asyncio.ensure_future(self._poll())
+            log.info("Zalo webhook set")
+            return
+        try:
+            await self.api.delete_webhook()
+        except ZaloApiError as exc:  # polling may still work; getUpdates will tell
+            log.warning("deleteWebhook failed (%s); polling anyway", exc)
+        self._poller = asyncio.ensure_future(self._poll())
 
     async def _poll(self) -> None:
         failures = 0
@@ -389,17 +278,12 @@ class ZaloService:
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop receiving, let the updates under way finish (up to ``grace`` seconds), then
-        close the server and the API client."""
+        close the API client."""
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
-        if self._server is not None:
-            self._server.stop()
         if self._updates:
             await asyncio.wait(set(self._updates), timeout=grace)
         await self.channel.drain()
-        if self._server is not None:
-            await self._server.close_all_connections()
-            self._server = None
         await self.api.close()

@@ -1,25 +1,33 @@
 """The conversation and its rules: form specs, item kinds, the turn runner and what it says.
 
-What channels and the CLI use is importable from here.
+What channels and the CLI use is importable from here. The names load on first use (PEP 562),
+so reading a form spec does not import the turn runner and its database.
 """
 
-from dialogs.messages import Document, Inbound, Option, Outbound
-from dialogs.services import DocumentRenderer, Ranker, Ranking, Services
-from dialogs.spec import FormSpec, Item, all_forms, load_spec
-from dialogs.turns import Engine
+from __future__ import annotations
 
-__all__ = [
-    "Document",
-    "DocumentRenderer",
-    "Engine",
-    "FormSpec",
-    "Inbound",
-    "Item",
-    "Option",
-    "Outbound",
-    "Ranker",
-    "Ranking",
-    "Services",
-    "all_forms",
-    "load_spec",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Document": "dialogs.messages",
+    "Inbound": "dialogs.messages",
+    "Option": "dialogs.messages",
+    "Outbound": "dialogs.messages",
+    "DocumentRenderer": "dialogs.services",
+    "Ranker": "dialogs.services",
+    "Ranking": "dialogs.services",
+    "Services": "dialogs.services",
+    "FormSpec": "dialogs.spec",
+    "Item": "dialogs.spec",
+    "all_forms": "dialogs.spec",
+    "load_spec": "dialogs.spec",
+    "Engine": "dialogs.turns",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dialogs' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

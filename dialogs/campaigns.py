@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec
 from dialogs.state import FormState
 from dialogs.text import fold
+from storage import campaigns as campaign_reads
+from storage import outbox as queue
 from storage import repo
 from storage.models import Broadcast, Campaign, Respondent, Submission, Unit, utcnow
 from templates.messages import say
+
+if TYPE_CHECKING:
+    from dialogs.scoring import Rubric
 
 try:
     LOCAL_TZ: timezone | ZoneInfo = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -147,23 +153,26 @@ async def campaign_progress(
     """Every unit of the campaign's type (and any other unit that has this form and year), with
     its status, progress, last activity and respondents."""
     spec = forms[campaign.form_id]
-    units = {u.id: u for u in await repo.list_units(session, campaign.form_id)}
-    submissions = {s.unit_id: s for s in await repo.submissions_of(session, spec.id, campaign.year)}
-    for unit_id in submissions.keys() - units.keys():
-        units[unit_id] = await repo.get_unit(session, unit_id)
-    ids = [s.id for s in submissions.values()]
-    by_submission = parse_answer_rows(spec, await repo.answers_of(session, ids))
-    last_answers = await repo.last_answer_times(session, list(by_submission))
+    data = await campaign_reads.load_campaign(
+        session, spec.id, campaign.year, units_of_type=True, activity=True
+    )
+    return progress_rows(spec, data)
+
+
+def progress_rows(spec: FormSpec, data: campaign_reads.CampaignData) -> list[UnitProgress]:
+    """``campaign_progress`` from what storage read: one row per unit, by folded name."""
+    submissions = {s.unit_id: s for s in data.submissions}
+    by_submission = parse_answer_rows(spec, data.answers)
     people: dict[int, list[Respondent]] = {}
-    for respondent in await repo.respondents_of_units(session, list(units)):
+    for respondent in data.respondents:
         people.setdefault(respondent.unit_id, []).append(respondent)
     rows = []
-    for unit in sorted(units.values(), key=lambda u: fold(u.name)):
+    for unit in sorted(data.units.values(), key=lambda u: fold(u.name)):
         submission = submissions.get(unit.id)
         stored = by_submission.get(submission.id, {}) if submission else {}
         done, total = FormState(spec, stored).totals()
         respondents = people.get(unit.id, [])
-        times = [t for t in (last_answers.get(submission.id) if submission else None,) if t]
+        times = [t for t in (data.last_answers.get(submission.id) if submission else None,) if t]
         times += [
             r.last_seen_at
             for r in respondents
@@ -181,6 +190,27 @@ async def campaign_progress(
             )
         )
     return rows
+
+
+async def campaign_best(
+    session, spec: FormSpec, year: int, rubric: Rubric | None = None
+) -> dict[str, float]:
+    """The best value of each ``relative`` scoring rule among the submitted and approved
+    submissions of ``spec`` for ``year`` (what ``dialogs.scoring.score`` compares with)."""
+    from dialogs import scoring  # only documents and rankings score: not on every CLI start
+
+    rubric = rubric if rubric is not None else scoring.rubric_for(spec)
+    if rubric is None or not rubric.relative_rules:
+        return {}
+    data = await campaign_reads.load_campaign(
+        session,
+        spec.id,
+        year,
+        statuses=scoring.CAMPAIGN_STATUSES,
+        codes=scoring.needed_codes(spec, rubric),
+    )
+    stored = parse_answer_rows(spec, data.answers)
+    return scoring.best_of(spec, rubric, [FormState(spec, answers) for answers in stored.values()])
 
 
 # Reminders -----------------------------------------------------------------------------------
@@ -277,9 +307,9 @@ async def queue_broadcast(
 ) -> tuple[Broadcast, int]:
     """One broadcast row and its messages in the outbox. A recipient whose key was queued
     before is left out; returns the broadcast and how many messages were queued."""
-    seen = await repo.existing_keys(session, [r.key for r in recipients if r.key])
+    seen = await queue.existing_keys(session, [r.key for r in recipients if r.key])
     recipients = [r for r in recipients if r.key not in seen]
-    broadcast = await repo.create_broadcast(
+    broadcast = await queue.create_broadcast(
         session,
         kind=kind,
         campaign_id=campaign_id,
@@ -303,7 +333,7 @@ async def queue_broadcast(
                 "expires_at": expires_at,
             }
         )
-    broadcast.total = await repo.enqueue(session, rows)
+    broadcast.total = await queue.enqueue(session, rows)
     if broadcast.total == 0:
         broadcast.finished_at = utcnow()
     await session.flush()
@@ -320,7 +350,7 @@ async def notify_unit(
         for r in await repo.respondents_of_unit(session, submission.unit_id)
         if r.submission_id == submission.id and not r.blocked
     ]
-    return await repo.enqueue(
+    return await queue.enqueue(
         session,
         [
             {

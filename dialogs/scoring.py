@@ -27,15 +27,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from dialogs.expressions import Expression, ExpressionError, FractionValue
 from dialogs.kinds import format_value
 from dialogs.numbers import format_number
-from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FORMS_DIR, FormSpec, SpecError, StrictModel, read_yaml
 from dialogs.state import FormState
-from storage.models import Answer, Submission
 from templates.wording import phrase, wording
 
 RuleKind = Literal["ratio", "yes_no", "choice", "tri_state", "target", "relative", "met"]
@@ -515,7 +512,7 @@ def _display_path(path: str) -> str:
 # The campaign --------------------------------------------------------------------------------
 
 
-def _needed_codes(spec: FormSpec, rubric: Rubric) -> set[str]:
+def needed_codes(spec: FormSpec, rubric: Rubric) -> set[str]:
     """Items whose answers the ``relative`` rules depend on: their references, the inputs of
     computed items and the gates (relevance) of all of them."""
     stack = []
@@ -532,24 +529,3 @@ def _needed_codes(spec: FormSpec, rubric: Rubric) -> set[str]:
             if source:
                 stack.extend(spec.expressions[source].refs)
     return needed
-
-
-async def campaign_best(session, spec: FormSpec, year: int, rubric: Rubric | None = None) -> dict:
-    """The best value of each ``relative`` rule among the submitted and approved submissions
-    of ``spec`` for ``year``."""
-    rubric = rubric if rubric is not None else rubric_for(spec)
-    if rubric is None or not rubric.relative_rules:
-        return {}
-    codes = _needed_codes(spec, rubric)
-    stmt = (
-        select(Answer.submission_id, Answer.code, Answer.value, Answer.skipped, Answer.raw)
-        .join(Submission, Submission.id == Answer.submission_id)
-        .where(
-            Submission.form_id == spec.id,
-            Submission.year == year,
-            Submission.status.in_(CAMPAIGN_STATUSES),
-            Answer.code.in_(codes),
-        )
-    )
-    stored = parse_answer_rows(spec, (await session.execute(stmt)).all())
-    return best_of(spec, rubric, [FormState(spec, answers) for answers in stored.values()])

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dialogs import spec_cache
 from dialogs.expressions import Expression, ExpressionError
 from dialogs.kinds import KINDS, Kind, kind_of
 
@@ -388,17 +389,26 @@ def load_spec(path: str | Path) -> FormSpec:
 
 
 _registry: dict[str, FormSpec] | None = None
+# The code that decides what a parsed spec is: a change to it is a change of the cache's key.
+_VALIDATING_CODE = ("spec.py", "kinds.py", "parsing.py", "expressions.py", "text.py")
 
 
 def all_forms() -> dict[str, FormSpec]:
-    """The built-in forms, loaded and validated once per process."""
+    """The built-in forms, validated once per version of the files (``dialogs.spec_cache``)
+    and kept for the life of the process."""
     global _registry
     if _registry is None:
-        forms = {}
-        for path in sorted(FORMS_DIR.glob("*.yaml")):
-            if path.name.endswith(".rubric.yaml"):
-                continue
-            spec = load_spec(path)
-            forms[spec.id] = spec
-        _registry = forms
+        here = Path(__file__).parent
+        sources = [here / name for name in _VALIDATING_CODE] + sorted(FORMS_DIR.glob("*.yaml"))
+        _registry = spec_cache.cached("forms", sources, _parse_builtin_forms)
     return _registry
+
+
+def _parse_builtin_forms() -> dict[str, FormSpec]:
+    forms = {}
+    for path in sorted(FORMS_DIR.glob("*.yaml")):
+        if path.name.endswith(".rubric.yaml"):
+            continue
+        spec = load_spec(path)
+        forms[spec.id] = spec
+    return forms

@@ -16,7 +16,7 @@ from dialogs import campaigns as camp
 from dialogs.messages import Document, Inbound, Outbound
 from dialogs.phases import SUBMISSION
 from dialogs.services import Services
-from dialogs.text import fold
+from dialogs.units import match_unit
 from storage import repo
 from storage.models import Campaign, Respondent, Submission, Unit
 from templates.messages import say
@@ -54,61 +54,20 @@ async def _campaigns(session, services: Services, words: list[str]) -> tuple[lis
 
 
 async def find_unit(session, text: str, *, with_rest: bool) -> tuple[Unit, str]:
-    """The unit a staff member means, and what follows its name (the reason of /tralai).
-
-    ``12`` or ``#12``: the unit with that number; else the longest full name the text starts
-    with (with or without diacritics, optionally followed by a colon); else ``name: rest`` with
-    a unique part of a name; else (without ``with_rest``) a unique part of a name."""
-    text = text.strip()
-    if not text:
+    """The unit a staff member means, and what follows its name (the reason of /tralai); the
+    rules are ``dialogs.units.match_unit``'s."""
+    match = match_unit(await repo.list_units(session), text, with_rest=with_rest)
+    if match.unit is not None:
+        return match.unit, match.rest
+    if match.problem == "empty":
         raise UnitNotFound([Outbound(say("unit_usage"))])
-    words = text.replace("|", ":").split()
-    if words[0].lstrip("#").rstrip(":").isdigit():
-        unit = await repo.get_unit(session, int(words[0].lstrip("#").rstrip(":")))
-        if unit is None:
-            raise UnitNotFound([Outbound(say("unit_not_found", name=words[0]))])
-        return unit, _rest(words[1:])
-    units = await repo.list_units(session)
-    best: tuple[Unit, int] | None = None
-    for unit in units:
-        name = fold(unit.name).split()
-        typed = [fold(w) for w in words[: len(name)]]
-        if typed and typed[-1].endswith(":"):
-            typed[-1] = typed[-1][:-1]
-        if typed == name and (best is None or len(name) > best[1]):
-            best = (unit, len(name))
-    if best is not None:
-        return best[0], _rest(words[best[1] :])
-    if ":" in text or "|" in text:
-        name, _, rest = text.replace("|", ":").partition(":")
-        return _unique_part(units, name.strip()), rest.strip()
-    if with_rest:
-        # Without a colon a reason cannot be told from a partial name.
-        try:
-            unit = _unique_part(units, text)
-        except UnitNotFound:
-            raise UnitNotFound([Outbound(say("unit_with_reason_usage"))]) from None
-        return unit, ""
-    return _unique_part(units, text), ""
-
-
-def _rest(words: list[str]) -> str:
-    return " ".join(words).lstrip(":").strip()
-
-
-def _unique_part(units: list[Unit], name: str) -> Unit:
-    wanted = fold(name)
-    matches = [u for u in units if wanted and wanted in fold(u.name)]
-    exact = [u for u in matches if fold(u.name) == wanted]
-    if len(exact) == 1:
-        return exact[0]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise UnitNotFound([Outbound(say("unit_not_found", name=name))])
-    shown = [f"{u.id}. {u.name}" for u in matches[:UNIT_CHOICES_SHOWN]]
-    more = max(0, len(matches) - UNIT_CHOICES_SHOWN)
-    raise UnitNotFound([Outbound(say("unit_ambiguous", name=name, units=shown, more=more))])
+    if match.problem == "needs_colon":
+        raise UnitNotFound([Outbound(say("unit_with_reason_usage"))])
+    if match.problem == "not_found":
+        raise UnitNotFound([Outbound(say("unit_not_found", name=match.name))])
+    shown = [f"{u.id}. {u.name}" for u in match.candidates[:UNIT_CHOICES_SHOWN]]
+    more = max(0, len(match.candidates) - UNIT_CHOICES_SHOWN)
+    raise UnitNotFound([Outbound(say("unit_ambiguous", name=match.name, units=shown, more=more))])
 
 
 async def current_submission(session, unit: Unit) -> Submission | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,8 +17,14 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.turns import TurnThreads
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 DEFAULT_URL = "sqlite+aiosqlite:///./formbot.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration in migrations/versions (a test checks it against Alembic's head): a
+# database already there is not upgraded, so Alembic is not even imported (~0.3 s).
+HEAD_REVISION = "0002"
 
 
 def normalize_url(url: str) -> str:
@@ -74,8 +80,21 @@ class Database:
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (creates the SQLite file on first use)."""
+        if await self.revision() == HEAD_REVISION:
+            return
         async with self.engine.begin() as connection:
             await connection.run_sync(_run_upgrade)
+
+    async def revision(self) -> str | None:
+        """The schema's migration (Alembic's ``alembic_version``); None for an empty
+        database."""
+        try:
+            async with self.engine.connect() as connection:
+                result = await connection.execute(text("SELECT version_num FROM alembic_version"))
+                versions = list(result.scalars())
+        except DBAPIError:  # no such table: a new database
+            return None
+        return versions[0] if len(versions) == 1 else None
 
     async def reset_schema(self) -> None:
         """PostgreSQL only: drop every table (tests and benchmarks start from nothing)."""
@@ -91,12 +110,16 @@ class Database:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def _run_upgrade(connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

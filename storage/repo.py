@@ -9,18 +9,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Answer,
     AnswerHistory,
-    Broadcast,
     Campaign,
     Invite,
     InviteAttempt,
-    OutboxMessage,
     ProcessedMessage,
     Respondent,
     Submission,
@@ -291,24 +289,12 @@ async def find_submission(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def submissions_of(session: AsyncSession, form_id: str, year: int) -> list[Submission]:
-    stmt = select(Submission).where(Submission.form_id == form_id, Submission.year == year)
-    return list((await session.execute(stmt)).scalars())
-
-
 async def answers_of(session: AsyncSession, submission_ids: list[int]) -> list[Any]:
     """The answer rows (as ``load_answers``) of several submissions at once."""
     if not submission_ids:
         return []
     stmt = select(*_ANSWER_COLUMNS).where(Answer.submission_id.in_(submission_ids))
     return list((await session.execute(stmt)).all())
-
-
-async def respondents_of_units(session: AsyncSession, unit_ids: list[int]) -> list[Respondent]:
-    if not unit_ids:
-        return []
-    stmt = select(Respondent).where(Respondent.unit_id.in_(unit_ids)).order_by(Respondent.id)
-    return list((await session.execute(stmt)).scalars())
 
 
 async def set_role(
@@ -349,19 +335,6 @@ async def set_blocked(session: AsyncSession, channel: str, external_id: str, blo
         .where(Respondent.channel == channel, Respondent.external_id == external_id)
         .values(blocked=blocked)
     )
-
-
-async def last_answer_times(
-    session: AsyncSession, submission_ids: list[int]
-) -> dict[int, datetime]:
-    if not submission_ids:
-        return {}
-    stmt = (
-        select(Answer.submission_id, func.max(Answer.updated_at))
-        .where(Answer.submission_id.in_(submission_ids))
-        .group_by(Answer.submission_id)
-    )
-    return {sid: at for sid, at in (await session.execute(stmt)).all()}
 
 
 # Invites: atomic use, wrong-code attempts ----------------------------------------------------
@@ -408,179 +381,3 @@ async def wrong_codes_since(
 
 async def forget_wrong_codes(session: AsyncSession, before: datetime) -> None:
     await session.execute(delete(InviteAttempt).where(InviteAttempt.at < before))
-
-
-# Outbox --------------------------------------------------------------------------------------
-
-OUTBOX_CHUNK = 500
-
-
-async def create_broadcast(session: AsyncSession, **fields) -> Broadcast:
-    broadcast = Broadcast(**fields)
-    session.add(broadcast)
-    await session.flush()
-    return broadcast
-
-
-async def enqueue(session: AsyncSession, rows: list[dict]) -> int:
-    """Queue messages; a row whose ``key`` is already queued (or sent) is left out. Returns how
-    many were queued."""
-    now = utcnow()
-    queued = 0
-    for start in range(0, len(rows), OUTBOX_CHUNK):
-        chunk = [
-            {"status": "queued", "attempts": 0, "priority": 10, "created_at": now}
-            | row
-            | {"updated_at": now}
-            for row in rows[start : start + OUTBOX_CHUNK]
-        ]
-        columns = sorted({k for row in chunk for k in row})
-        chunk = [{c: row.get(c) for c in columns} for row in chunk]
-        stmt = _insert_for(session)(OutboxMessage).values(chunk).on_conflict_do_nothing()
-        queued += (await session.execute(stmt)).rowcount
-    return queued
-
-
-async def existing_keys(session: AsyncSession, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), OUTBOX_CHUNK):
-        stmt = select(OutboxMessage.key).where(
-            OutboxMessage.key.in_(keys[start : start + OUTBOX_CHUNK])
-        )
-        found.update((await session.execute(stmt)).scalars())
-    return found
-
-
-async def due_messages(
-    session: AsyncSession, now: datetime, channels: list[str], limit: int
-) -> list[OutboxMessage]:
-    stmt = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == "queued",
-            OutboxMessage.channel.in_(channels),
-            or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
-            or_(OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at >= now),
-        )
-        .order_by(OutboxMessage.priority, OutboxMessage.id)
-        .limit(limit)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def next_due_time(session: AsyncSession, channels: list[str]) -> datetime | None:
-    """When the earliest deferred message (retry-after, back-off) may go; None if none."""
-    stmt = select(func.min(OutboxMessage.not_before)).where(
-        OutboxMessage.status == "queued",
-        OutboxMessage.channel.in_(channels),
-        or_(
-            OutboxMessage.expires_at.is_(None), OutboxMessage.expires_at > OutboxMessage.not_before
-        ),
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def claim_message(session: AsyncSession, message_id: int, now: datetime) -> bool:
-    """queued → sending, by one worker only (the row is committed as ``sending`` before the
-    request leaves, so a crash never sends it a second time)."""
-    stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "queued")
-        .values(
-            status="sending",
-            attempts=OutboxMessage.attempts + 1,
-            updated_at=now,
-        )
-    )
-    return (await session.execute(stmt)).rowcount == 1
-
-
-async def finish_message(
-    session: AsyncSession,
-    message_id: int,
-    status: str,
-    now: datetime,
-    *,
-    reason: str | None = None,
-    not_before: datetime | None = None,
-) -> None:
-    values: dict[str, Any] = {"status": status, "updated_at": now, "reason": reason}
-    if status == "sent":
-        values["sent_at"] = now
-    if status == "queued":
-        values["not_before"] = not_before
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "sending")
-        .values(**values)
-    )
-
-
-async def close_queued_for_chat(
-    session: AsyncSession,
-    channel: str,
-    external_id: str,
-    status: str,
-    reason: str,
-    now: datetime,
-) -> int:
-    """Close every queued message to one chat (e.g. after the person blocked the bot)."""
-    stmt = (
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.external_id == external_id,
-            OutboxMessage.status == "queued",
-        )
-        .values(status=status, reason=reason, updated_at=now)
-    )
-    return (await session.execute(stmt)).rowcount
-
-
-async def expire_messages(session: AsyncSession, now: datetime) -> int:
-    stmt = (
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.status == "queued",
-            OutboxMessage.expires_at.is_not(None),
-            OutboxMessage.expires_at < now,
-        )
-        .values(status="failed", reason="expired", updated_at=now)
-    )
-    return (await session.execute(stmt)).rowcount
-
-
-async def interrupted_messages(
-    session: AsyncSession, claimed_before: datetime, now: datetime
-) -> int:
-    """Messages left ``sending`` by a worker that died: whether they reached the person is
-    unknown, so they are closed as failed ("interrupted") and never sent again."""
-    stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.status == "sending", OutboxMessage.updated_at < claimed_before)
-        .values(status="failed", reason="interrupted: delivery unknown", updated_at=now)
-    )
-    return (await session.execute(stmt)).rowcount
-
-
-async def outbox_counts(session: AsyncSession, broadcast_id: int | None = None) -> dict[str, int]:
-    stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-    if broadcast_id is not None:
-        stmt = stmt.where(OutboxMessage.broadcast_id == broadcast_id)
-    return {status: n for status, n in (await session.execute(stmt)).all()}
-
-
-async def unfinished_broadcasts(session: AsyncSession) -> list[Broadcast]:
-    stmt = select(Broadcast).where(Broadcast.finished_at.is_(None)).order_by(Broadcast.id)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def outbox_messages(
-    session: AsyncSession, *, broadcast_id: int | None = None, status: str | None = None
-) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id)
-    if broadcast_id is not None:
-        stmt = stmt.where(OutboxMessage.broadcast_id == broadcast_id)
-    if status is not None:
-        stmt = stmt.where(OutboxMessage.status == status)
-    return list((await session.execute(stmt)).scalars())

@@ -14,15 +14,13 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
 
 from dialogs.scoring import CAMPAIGN_STATUSES, ScoreCard, best_of, rubric_for, score
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec, Item
 from dialogs.state import FormState
-from storage import repo
+from storage.campaigns import load_campaign
 from storage.db import Database
-from storage.models import Submission, Unit
 from templates.context import safe_text
 from templates.wording import phrase, wording
 
@@ -40,18 +38,14 @@ class UnitRow:
 
 async def campaign_rows(session, spec: FormSpec, year: int) -> list[UnitRow]:
     """Every unit's submission of ``spec`` for ``year``, scored and ranked (best first)."""
-    stmt = (
-        select(Submission, Unit)
-        .join(Unit, Unit.id == Submission.unit_id)
-        .where(Submission.form_id == spec.id, Submission.year == year)
-    )
-    submissions = [(s, u) for s, u in (await session.execute(stmt)).all()]
-    rows = await repo.answers_of(session, [s.id for s, _ in submissions])
-    stored = parse_answer_rows(spec, rows)
-    states = {s.id: FormState(spec, stored.get(s.id, {})) for s, _ in submissions}
+    data = await load_campaign(session, spec.id, year)
+    stored = parse_answer_rows(spec, data.answers)
     return rank_rows(
         spec,
-        [(u.name, s.status, states[s.id]) for s, u in submissions],
+        [
+            (data.units[s.unit_id].name, s.status, FormState(spec, stored.get(s.id, {})))
+            for s in data.submissions
+        ],
     )
 
 

@@ -22,8 +22,9 @@ from docxtpl import DocxTemplate, Listing
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from dialogs.campaigns import campaign_best
 from dialogs.messages import Document
-from dialogs.scoring import ScoreCard, campaign_best, rubric_for, score
+from dialogs.scoring import ScoreCard, rubric_for, score
 from dialogs.snapshot import Snapshot, load_snapshot
 from dialogs.spec import FormSpec
 from dialogs.text import fold

@@ -25,6 +25,7 @@ from test_operations_support import (
 from bot.cli import main
 from dialogs import Engine
 from dialogs.messages import Document
+from storage import outbox as queue
 from storage import repo
 from storage.db import Database
 
@@ -321,7 +322,7 @@ def test_remind_broadcast_and_outbox_from_the_cli(cli_db, tmp_path, capsys):
     assert main(["broadcast", "--status", "bogus", "--text", "x"]) == 2
     assert main(["outbox", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {"queued": 2}
-    messages = query(cli_db, repo.outbox_messages)
+    messages = query(cli_db, queue.outbox_messages)
     assert [(m.kind, m.external_id) for m in messages] == [
         ("reminder", "77"),
         ("announcement", "77"),

@@ -15,6 +15,7 @@ from telegram.request import BaseRequest
 
 from bot.outbox import SENT, SendResult
 from dialogs.access import new_code
+from storage import outbox as queue
 from storage import repo
 from storage.models import OutboxMessage, Respondent, Submission
 
@@ -89,7 +90,7 @@ async def submission(database, unit) -> Submission | None:
 
 async def outbox(database) -> list[OutboxMessage]:
     async with database.session() as session:
-        return await repo.outbox_messages(session)
+        return await queue.outbox_messages(session)
 
 
 class RecordingSender:

@@ -31,7 +31,7 @@ from bot.outbox import (
     TelegramSender,
     ZaloSender,
 )
-from storage import repo
+from storage import outbox as outbox_store
 from storage.db import Database
 
 ALWAYS = QuietHours(clock_time(0, 0), clock_time(0, 0))  # no quiet hours
@@ -39,7 +39,7 @@ ALWAYS = QuietHours(clock_time(0, 0), clock_time(0, 0))  # no quiet hours
 
 async def queue(database, chats: list[str], kind: str = "reminder", text: str = "Nhắc việc"):
     async with database.session() as session, session.begin():
-        return await repo.enqueue(
+        return await outbox_store.enqueue(
             session,
             [
                 {
@@ -222,7 +222,7 @@ async def test_the_admin_who_started_a_long_broadcast_sees_its_progress(
 
 async def test_nothing_goes_to_a_channel_without_a_sender(database):
     async with database.session() as session, session.begin():
-        await repo.enqueue(
+        await outbox_store.enqueue(
             session,
             [{"key": "z", "channel": "zalo", "external_id": "z1", "kind": "reminder", "text": "x"}],
         )

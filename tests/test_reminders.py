@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from types import SimpleNamespace
 
 import time_machine
-from telegram.ext import ApplicationBuilder
 from test_operations_support import (
     RecordingSender,
     add_unit,
@@ -20,9 +17,8 @@ from test_operations_support import (
     submission,
 )
 
-from bot import reminders
 from bot.outbox import Dispatcher, QuietHours
-from bot.reminders import queue_due_reminders, queue_reminders, schedule_reminders
+from bot.reminders import queue_due_reminders, queue_reminders
 from storage import repo
 
 DEADLINE = date(2020, 12, 15)
@@ -163,47 +159,3 @@ async def test_a_reminder_that_missed_its_day_expires(engine, database):
         stats = await Dispatcher(database, {"telegram": sender}, quiet=QuietHours()).run()
     assert sender.calls == 0 and stats.expired == 4
     assert {(m.status, m.reason) for m in await outbox(database)} == {("failed", "expired")}
-
-
-async def test_schedule_reminders_puts_both_jobs_on_the_job_queue(engine, database):
-    application = ApplicationBuilder().token("123456:TEST").build()
-    sender = RecordingSender()
-    dispatcher = schedule_reminders(application, database, senders={"telegram": sender})
-    names = sorted(job.name for job in application.job_queue.jobs())
-    assert names == ["formbot-outbox", "formbot-reminders"]
-    assert dispatcher.senders == {"telegram": sender}
-
-    # What the two jobs do when they fire.
-    await campaign_with_every_status(engine, database)
-    [reminder_job] = application.job_queue.get_jobs_by_name("formbot-reminders")
-    [outbox_job] = application.job_queue.get_jobs_by_name("formbot-outbox")
-    with time_machine.travel(vietnam(14, 10), tick=False):
-        await reminders._reminder_job(
-            SimpleNamespace(job=SimpleNamespace(data=(database, engine.forms)))
-        )
-        dispatcher.quiet = QuietHours()
-        await reminders._outbox_job(
-            SimpleNamespace(job=SimpleNamespace(data=dispatcher), job_queue=None)
-        )
-    assert sorted(chat for chat, _ in sender.delivered) == ["100", "102", "104", "110"]
-    assert all("còn 1 ngày" in text for _, text in sender.delivered)
-    assert outbox_job.name == "formbot-outbox"
-
-
-async def test_a_process_without_telegram_runs_the_same_jobs(engine, database):
-    """``formbot run zalo`` has no JobQueue: DeliveryLoop queues and delivers the reminders."""
-    await campaign_with_every_status(engine, database)
-    sender = RecordingSender()
-    loop = reminders.DeliveryLoop(
-        database, {"telegram": sender}, forms=engine.forms, deliver_every=0.05
-    )
-    loop.dispatcher.quiet = QuietHours()
-    with time_machine.travel(vietnam(14, 10), tick=True):
-        await loop.start()
-        for _ in range(200):
-            if len(sender.delivered) >= 4:
-                break
-            await asyncio.sleep(0.05)
-        await loop.stop()
-    assert sorted(chat for chat, _ in sender.delivered) == ["100", "102", "104", "110"]
-    assert all(task.done() for task in asyncio.all_tasks() if task.get_name().startswith("formbot"))

@@ -355,3 +355,10 @@ def test_every_item_of_the_form_is_printed_once_in_order(form_id):
             elif block["kind"] == "line":
                 printed.append(block["code"])
     assert printed == [item.code for item in spec.items]
+
+
+def test_the_cli_offers_exactly_the_formats_the_renderer_knows():
+    from bot.commands import documents
+    from templates import render as renderer
+
+    assert documents.FORMATS == renderer.FORMATS

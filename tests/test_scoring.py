@@ -6,22 +6,17 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from sqlalchemy import update
 
-from dialogs import Engine
 from dialogs.expressions import FractionValue
-from dialogs.filling import fill_answers
 from dialogs.scoring import (
     RubricError,
     best_of,
-    campaign_best,
     load_rubric,
     rubric_for,
     score,
 )
 from dialogs.spec import all_forms
 from dialogs.state import FormState, Stored
-from storage.models import Submission
 
 MINI_RUBRIC = """
 form: mini
@@ -273,31 +268,3 @@ def test_xa_phuong_lists_every_target_as_met_or_not():
     assert rule(card, "3.1").points == pytest.approx(1.0)
     assert rule(card, "3.3").points == 0
     assert rule(card, "6.5").points == 0 and "Chưa đạt" in rule(card, "6.5").why
-
-
-async def test_campaign_best_counts_submitted_units_of_the_same_year_only(
-    database, mini_spec, rubric
-):
-    engine = Engine(database, {"mini": mini_spec})
-    units = {
-        "UBND A": ("40", "2", 2020, "submitted"),  # 0,25 Mbps per person
-        "UBND B": ("10", "4", 2020, "approved"),  # 2 per person: the best counted
-        "UBND C": ("10", "400", 2020, "draft"),  # a draft with a typo does not count
-        "UBND D": ("10", "400", 2019, "submitted"),  # another campaign
-    }
-    for name, (staff, leased, year, status) in units.items():
-        answers = {"1.2": staff, "3.2.b.1": leased, "3.2.b.2": "0", "3.2.b.3": "0"}
-        answers["3.2.b.4"] = "0"
-        results = await fill_answers(
-            engine.db, engine.forms, unit_name=name, form_id="mini", year=year, answers=answers
-        )
-        assert all(ok for _, ok, _ in results)
-        async with database.session() as session, session.begin():
-            await session.execute(
-                update(Submission)
-                .where(Submission.year == year, Submission.status == "draft")
-                .values(status=status)
-            )
-    async with database.session() as session:
-        best = await campaign_best(session, mini_spec, 2020, rubric)
-    assert best == {"3.2.c": pytest.approx(2.0)}

@@ -521,3 +521,15 @@ def test_a_webhook_needs_a_valid_secret(monkeypatch, capsys, secret):
     assert main(["run", "telegram", "--webhook-url", "https://bot.example.org/tg"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "WEBHOOK_SECRET" in err
+
+
+def test_both_channels_share_one_web_server(monkeypatch, capsys):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("WEBHOOK_SECRET", "a_secret_of_16_chars")
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1:z")
+    argv = ["run", "telegram", "zalo", "--webhook-url", "https://bot.example.org/tg"]
+    assert main([*argv, "--port", "8443", "--zalo-port", "8080"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "one web server" in err
+    assert main(["run", "telegram", "--zalo-port", "8080"]) == 2
+    assert "need `zalo`" in capsys.readouterr().err

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.app import ConfigError, ZaloSettings, webhook_path
 from bot.links import (
     DocumentLinks,
     DocumentStore,
@@ -21,7 +22,6 @@ from bot.links import (
 from bot.splitting import utf16_len
 from bot.zalo import parse_update
 from bot.zalo_api import ZaloApi, ZaloApiError
-from bot.zalo_cli import ZaloConfigError, settings_from_env
 from bot.zalo_render import MAX_MESSAGE, render, split_text
 from dialogs.messages import Document, Option, Outbound, text_menu
 from templates.messages import say
@@ -265,18 +265,18 @@ def test_links_come_from_the_environment(tmp_path):
 
 def test_settings_come_from_the_environment():
     env = {"ZALO_BOT_TOKEN": "1:t", "WEBHOOK_SECRET": "shared_secret"}
-    polling = settings_from_env(None, "0.0.0.0", 8080, env)
+    polling = ZaloSettings.from_env(None, env)
     assert (polling.webhook_url, polling.secret, polling.links, polling.base_url) == (
         None,
         None,
         None,
         None,
     )
-    hook = settings_from_env("https://x.vn/zalo/hook", "0.0.0.0", 8080, env)
-    assert (hook.secret, hook.webhook_path) == ("shared_secret", "/zalo/hook")
+    hook = ZaloSettings.from_env("https://x.vn/zalo/hook", env)
+    assert (hook.secret, webhook_path(hook.webhook_url)) == ("shared_secret", "/zalo/hook")
     own = {**env, "ZALO_WEBHOOK_SECRET": "zalo_only_secret", "ZALO_BASE_URL": "http://127.0.0.1:1"}
-    hook = settings_from_env("https://x.vn", "0.0.0.0", 8080, own)
-    assert (hook.secret, hook.webhook_path, hook.base_url) == (
+    hook = ZaloSettings.from_env("https://x.vn", own)
+    assert (hook.secret, webhook_path(hook.webhook_url), hook.base_url) == (
         "zalo_only_secret",
         "/",
         "http://127.0.0.1:1",
@@ -289,8 +289,8 @@ def test_settings_come_from_the_environment():
         ("x.vn/h", env),
         (None, {**env, "FORMBOT_PUBLIC_URL": "https://x.vn"}),
     ]:
-        with pytest.raises(ZaloConfigError):
-            settings_from_env(webhook_url, "0.0.0.0", 8080, bad)
+        with pytest.raises(ConfigError):
+            ZaloSettings.from_env(webhook_url, bad)
 
 
 async def test_api_errors_never_show_the_token():

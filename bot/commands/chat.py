@@ -7,17 +7,13 @@ import datetime
 import json
 import sys
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from bot.commands.common import known_form, with_database
-from bot.console import run_console
-from dialogs import Engine
-from dialogs.filling import fill_answers
-from dialogs.snapshot import load_snapshot
 from dialogs.spec import all_forms
-from storage import repo
-from storage.db import Database
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 DEFAULT_UNIT = "Đơn vị thử nghiệm"
 
@@ -56,8 +52,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     if not known_form(args.form):
         return 2
 
+    from bot.console import run_console
+    from dialogs import Engine
+
     async def run(database: Database) -> None:
-        engine = Engine(database)
+        engine = Engine(database, all_forms())
         await run_console(engine, unit=args.unit, form_id=args.form, year=args.year, user=args.user)
 
     with_database(run)
@@ -67,6 +66,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_fill(args: argparse.Namespace) -> int:
     if not known_form(args.form_id):
         return 2
+    import yaml
+
+    from dialogs.filling import fill_answers
+
     try:
         answers = yaml.safe_load(args.answers.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -94,9 +97,11 @@ def cmd_fill(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from dialogs.snapshot import load_snapshot
+
     async def run(database: Database):
         async with database.session() as session:
-            return await load_snapshot(session, args.submission_id)
+            return await load_snapshot(session, args.submission_id, all_forms())
 
     snap = with_database(run)
     if snap is None:
@@ -113,11 +118,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_submissions(args: argparse.Namespace) -> int:
+    from dialogs.snapshot import load_snapshot
+    from storage import repo
+
     async def run(database: Database):
         rows = []
         async with database.session() as session:
             for submission, _unit in await repo.list_submissions(session):
-                snap = await load_snapshot(session, submission.id)
+                snap = await load_snapshot(session, submission.id, all_forms())
                 data = snap.as_json()
                 rows.append({k: data[k] for k in ("id", "unit", "form", "year", "status")})
                 rows[-1]["progress"] = data["progress"]

@@ -3,13 +3,18 @@ form id that is not a built-in form."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from dialogs.spec import FormSpec, all_forms
-from storage.db import Database
+# Heavy modules (SQLAlchemy, the form specs) load when a command needs them, so that
+# `formbot forms list` does not pay for the database and `formbot campaign status` not for
+# Telegram or the documents.
+from dialogs.spec import all_forms
+
+if TYPE_CHECKING:
+    from dialogs.spec import FormSpec
+    from storage.db import Database
 
 T = TypeVar("T")
 
@@ -17,6 +22,10 @@ T = TypeVar("T")
 def with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     """Open the database (``DATABASE_URL``), bring its schema up to date, run
     ``work(database)`` and dispose of the engine, whatever happens; ``work``'s result."""
+
+    import asyncio
+
+    from storage.db import Database
 
     async def main() -> T:
         database = Database()

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from bot.commands.common import known_form, with_database
-from dialogs.scoring import RubricError
 from dialogs.spec import all_forms
-from templates.render import FORMATS, render, render_score_text, submission_context
+
+FORMATS = ("html", "pdf", "docx")  # templates.render.FORMATS, without loading the renderers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,8 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _load(submission_id: int) -> tuple[dict | None, int]:
     """(the submission's context, 0), or (None, exit status) after saying what is wrong."""
+    from dialogs.scoring import RubricError
+    from templates.render import submission_context
+
+    forms = all_forms()
     try:
-        context = with_database(lambda database: submission_context(database, submission_id))
+        context = with_database(lambda database: submission_context(database, submission_id, forms))
     except RubricError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -60,6 +64,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     context, status = _load(args.submission_id)
     if context is None:
         return status
+    from templates.render import render
+
     if not _write(args.output, render(context, args.fmt)):
         return 1
     print(f"{args.output}: {args.fmt} of submission {args.submission_id} ({context['unit']})")
@@ -69,12 +75,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     if not known_form(args.form_id):
         return 2
+    from dialogs.scoring import RubricError
     from templates.export import export_campaign
 
+    spec = all_forms()[args.form_id]
     try:
-        data, units = with_database(
-            lambda database: export_campaign(database, all_forms()[args.form_id], args.year)
-        )
+        data, units = with_database(lambda database: export_campaign(database, spec, args.year))
     except RubricError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -99,5 +105,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         }
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
+        from templates.render import render_score_text
+
         sys.stdout.write(render_score_text(context))
     return 0

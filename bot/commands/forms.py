@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.commands.common import known_form
-from dialogs.spec import FormSpec, SpecError, all_forms, load_spec
+from dialogs.spec import all_forms
+
+if TYPE_CHECKING:
+    from dialogs.spec import FormSpec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -89,6 +93,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """A spec, with its rubric next to it when there is one; or a rubric, against its spec."""
     from dialogs.scoring import load_rubric
+    from dialogs.spec import SpecError, load_spec
 
     path = Path(args.path)
     is_rubric = path.name.endswith(".rubric.yaml")

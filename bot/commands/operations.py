@@ -14,19 +14,17 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.commands.common import known_form, unknown_form, with_database
-from bot.outbox import Dispatcher, DispatchStats, QuietHours, TelegramSender
-from bot.reminders import queue_reminders
-from dialogs import campaigns as camp
-from dialogs.access import admin_ids, new_code
 from dialogs.spec import all_forms
-from dialogs.staff import queue_announcement
-from dialogs.text import fold
-from storage import repo
-from storage.db import Database
-from storage.models import Respondent, Unit, utcnow
-from templates.messages import say
+
+# Each command imports what it uses (SQLAlchemy, the dialogs, PTB): building the parser of
+# every command must stay cheap (`formbot forms list` starts in a fraction of a second).
+if TYPE_CHECKING:
+    from bot.outbox import DispatchStats
+    from storage.db import Database
+    from storage.models import Respondent, Unit
 
 UNIT_COLUMNS = ("name", "type", "parent", "contact")
 BOT_PLACEHOLDER = "your_bot"
@@ -53,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument(
         "--remind-days",
         type=_days,
-        default=list(camp.DEFAULT_REMINDER_DAYS),
+        default=None,
         metavar="7,3,1,0",
         help="days before the deadline with a reminder; 0 is the deadline day (default 7,3,1,0)",
     )
@@ -190,6 +188,8 @@ def read_units_csv(path: Path, forms: set[str]) -> tuple[list[tuple[int, dict]],
 
 
 def cmd_units_import(args: argparse.Namespace) -> int:
+    from storage import repo
+
     try:
         rows, problems = read_units_csv(args.file, set(all_forms()))
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
@@ -215,10 +215,13 @@ def cmd_units_import(args: argparse.Namespace) -> int:
 
 
 def cmd_units_list(args: argparse.Namespace) -> int:
+    from storage import campaigns as campaign_reads
+    from storage import repo
+
     async def run(database: Database):
         async with database.session() as session:
             units = await repo.list_units(session)
-            people = await repo.respondents_of_units(session, [u.id for u in units])
+            people = await campaign_reads.respondents_of_units(session, [u.id for u in units])
         return units, people
 
     units, people = with_database(run)
@@ -250,8 +253,14 @@ def cmd_units_list(args: argparse.Namespace) -> int:
 
 
 def cmd_campaign_open(args: argparse.Namespace) -> int:
+    from dialogs import campaigns as camp
+    from storage import repo
+
     if not known_form(args.form):
         return 2
+    days = args.remind_days
+    if days is None:
+        days = list(camp.DEFAULT_REMINDER_DAYS)
 
     async def run(database: Database):
         async with database.session() as session, session.begin():
@@ -261,7 +270,7 @@ def cmd_campaign_open(args: argparse.Namespace) -> int:
                 form_id=args.form,
                 year=args.year,
                 deadline=args.deadline,
-                reminder_days=args.remind_days,
+                reminder_days=days,
             )
 
     campaign, created = with_database(run)
@@ -275,10 +284,15 @@ def cmd_campaign_open(args: argparse.Namespace) -> int:
 
 
 def _local(moment: dt.datetime | None) -> str:
+    from dialogs import campaigns as camp
+
     return camp.local_now(moment).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
 def cmd_campaign_status(args: argparse.Namespace) -> int:
+    from dialogs import campaigns as camp
+    from storage import repo
+
     forms = all_forms()
 
     async def run(database: Database):
@@ -344,18 +358,13 @@ def _person(respondent: Respondent) -> str:
 
 
 async def resolve_unit(session, text: str) -> Unit | list[Unit]:
-    """A unit by number, exact name, or unique part of a name (folded); else the candidates."""
-    if text.strip().lstrip("#").isdigit():
-        unit = await repo.get_unit(session, int(text.strip().lstrip("#")))
-        return unit if unit is not None else []
-    exact = await repo.find_unit(session, text.strip())
-    if exact is not None:
-        return exact
-    wanted = fold(text)
-    units = await repo.list_units(session)
-    same = [u for u in units if fold(u.name) == wanted]
-    matches = same or [u for u in units if wanted in fold(u.name)]
-    return matches[0] if len(matches) == 1 else matches
+    """A unit by number, name or unique part of a name (``dialogs.units.match_unit``); else
+    the candidates (none when nothing matches)."""
+    from dialogs.units import match_unit
+    from storage import repo
+
+    match = match_unit(await repo.list_units(session), text)
+    return match.unit if match.unit is not None else match.candidates
 
 
 def bot_username() -> str:
@@ -363,6 +372,12 @@ def bot_username() -> str:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
+    from dialogs import campaigns as camp
+    from dialogs.access import new_code
+    from storage import repo
+    from storage.models import Unit, utcnow
+    from templates.messages import say
+
     forms = all_forms()
     reviewer = args.role == "reviewer"
     uses = args.uses if args.uses is not None else (1 if reviewer else None)
@@ -453,6 +468,8 @@ def _user(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def cmd_admin_add(args: argparse.Namespace) -> int:
+    from storage import repo
+
     channel, user = _user(args)
 
     async def run(database: Database):
@@ -465,6 +482,9 @@ def cmd_admin_add(args: argparse.Namespace) -> int:
 
 
 def cmd_admin_remove(args: argparse.Namespace) -> int:
+    from dialogs.access import admin_ids
+    from storage import repo
+
     channel, user = _user(args)
 
     async def run(database: Database):
@@ -486,6 +506,9 @@ def cmd_admin_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_admin_list(args: argparse.Namespace) -> int:
+    from dialogs.access import admin_ids
+    from storage import repo
+
     async def run(database: Database):
         async with database.session() as session:
             return await repo.respondents_with_role(session, "admin")
@@ -501,6 +524,9 @@ def cmd_admin_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remind(args: argparse.Namespace) -> int:
+    from bot.reminders import queue_reminders
+    from dialogs import campaigns as camp
+
     forms = all_forms()
 
     async def run(database: Database):
@@ -543,6 +569,10 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 def cmd_broadcast(args: argparse.Namespace) -> int:
+    from dialogs import campaigns as camp
+    from dialogs.staff import queue_announcement
+    from storage import repo
+
     forms = all_forms()
     try:
         text = args.text if args.text is not None else args.text_file.read_text(encoding="utf-8")
@@ -610,6 +640,8 @@ def telegram_senders(rate: float | None = None) -> dict:
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
+    from bot.outbox import TelegramSender
+
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
@@ -623,10 +655,13 @@ def telegram_senders(rate: float | None = None) -> dict:
 
 async def deliver(database: Database, rate: float | None = None) -> DispatchStats:
     """Send what is due now through Telegram, printing progress as it goes."""
+    from bot.outbox import Dispatcher
+    from storage import outbox as queue
+
     senders = telegram_senders(rate)
     bot = senders["telegram"].bot
     async with database.session() as session:
-        waiting = (await repo.outbox_counts(session)).get("queued", 0)
+        waiting = (await queue.outbox_counts(session)).get("queued", 0)
 
     def progress(stats: DispatchStats) -> None:
         print(
@@ -650,13 +685,17 @@ def _print_stats(stats: DispatchStats) -> None:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
+    from bot.outbox import QuietHours
+    from storage import outbox as queue
+    from storage.models import utcnow
+
     async def run(database: Database):
         stats = None
         if args.send:
             stats = await deliver(database, args.rate)
         async with database.session() as session:
-            counts = await repo.outbox_counts(session)
-            failed = await repo.outbox_messages(session, status="failed")
+            counts = await queue.outbox_counts(session)
+            failed = await queue.outbox_messages(session, status="failed")
         return counts, failed, stats
 
     try:

@@ -1,29 +1,36 @@
-"""``formbot run telegram``: serve the bot (long polling, or a webhook behind HTTPS)."""
+"""``formbot run telegram [zalo]`` and ``formbot run zalo``: the options and the environment
+read into settings for ``bot.app``, which runs the bot.
+
+Everything secret comes from the environment and is never printed: ``TELEGRAM_BOT_TOKEN``,
+``WEBHOOK_SECRET``, ``ZALO_BOT_TOKEN``, ``ZALO_WEBHOOK_SECRET``, ``FORMBOT_LINK_SECRET``.
+One process has one web server: with a Telegram webhook it listens on ``--listen/--port``
+and Zalo's routes join it; otherwise Zalo's server listens on ``--zalo-listen/--zalo-port``
+(``formbot run telegram zalo``) or ``--listen/--port`` (``formbot run zalo``).
+"""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import re
 import sys
-from urllib.parse import urlsplit
 
-from bot import zalo_cli
-from dialogs import DocumentRenderer, Engine
-from storage.db import Database
-
-SECRET_FORMAT = re.compile(r"[A-Za-z0-9_-]{1,256}")
+TELEGRAM_PORT = 8443
+ZALO_PORT = 8080
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="serve the bot on a messaging channel")
+    p = sub.add_parser("run", help="serve the bot on messaging channels")
     run_sub = p.add_subparsers(dest="channel", metavar="CHANNEL", required=True)
     tg = run_sub.add_parser(
         "telegram",
-        help="Telegram: long polling, or a webhook with --webhook-url",
+        help="Telegram (and Zalo with `zalo`): long polling, or a webhook with --webhook-url",
         description="Token from TELEGRAM_BOT_TOKEN; TELEGRAM_BASE_URL points at another Bot API "
         "server; the webhook's secret token comes from WEBHOOK_SECRET.",
+    )
+    tg.add_argument(
+        "also",
+        nargs="*",
+        metavar="zalo",
+        help="also serve Zalo in the same process (polling, or --zalo-webhook-url)",
     )
     tg.add_argument(
         "--webhook-url",
@@ -31,87 +38,93 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="public HTTPS URL Telegram posts updates to (default: long polling); "
         "the local server listens on the URL's path",
     )
-    tg.add_argument("--listen", default="0.0.0.0", help="webhook listen address (0.0.0.0)")
-    tg.add_argument("--port", type=int, default=8443, help="webhook listen port (8443)")
+    tg.add_argument("--listen", default="0.0.0.0", help="web server address (0.0.0.0)")
+    tg.add_argument(
+        "--port", type=int, default=TELEGRAM_PORT, help=f"web server port ({TELEGRAM_PORT})"
+    )
+    tg.add_argument("--zalo-webhook-url", metavar="URL", help="Zalo's webhook URL")
+    tg.add_argument(
+        "--zalo-listen",
+        help="web server address when Telegram polls (0.0.0.0; with --webhook-url: --listen)",
+    )
+    tg.add_argument(
+        "--zalo-port",
+        type=int,
+        help=f"web server port when Telegram polls ({ZALO_PORT}; with --webhook-url: --port)",
+    )
     tg.set_defaults(handler=cmd_run_telegram)
-    zalo_cli.register(run_sub, tg)  # formbot run zalo; formbot run telegram zalo
+
+    z = run_sub.add_parser(
+        "zalo",
+        help="Zalo: long polling, or a webhook with --webhook-url",
+        description="Token from ZALO_BOT_TOKEN; ZALO_BASE_URL points at another Bot API server; "
+        "the webhook's secret token comes from ZALO_WEBHOOK_SECRET (or WEBHOOK_SECRET). With "
+        "FORMBOT_PUBLIC_URL and FORMBOT_LINK_SECRET, documents are sent as signed links served "
+        "on --listen/--port.",
+    )
+    z.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="public HTTPS URL Zalo posts updates to (default: long polling); "
+        "the local server listens on the URL's path",
+    )
+    z.add_argument("--listen", default="0.0.0.0", help="web server address (0.0.0.0)")
+    z.add_argument("--port", type=int, default=ZALO_PORT, help=f"web server port ({ZALO_PORT})")
+    z.set_defaults(handler=cmd_run_zalo)
 
 
-def document_renderer(database: Database) -> DocumentRenderer | None:
-    """What turns a submitted form into the DOCX and PDF the channel sends after the
-    confirmation."""
-    from templates.render import submission_documents  # WeasyPrint loads only when serving
-
-    return submission_documents(database)
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
+    return 2
 
 
-def cmd_run_telegram(
-    args: argparse.Namespace, render_documents: DocumentRenderer | None = None
-) -> int:
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
-    if not token:
-        print("formbot run telegram: set TELEGRAM_BOT_TOKEN to the bot's token", file=sys.stderr)
-        return 2
-    secret = os.environ.get("WEBHOOK_SECRET", "")
-    if args.webhook_url:
-        if not SECRET_FORMAT.fullmatch(secret):
-            print(
-                "formbot run telegram: --webhook-url needs WEBHOOK_SECRET "
-                "(1-256 characters: A-Z, a-z, 0-9, _ and -)",
-                file=sys.stderr,
+def cmd_run_telegram(args: argparse.Namespace) -> int:
+    from bot.app import ConfigError, TelegramSettings, WebSettings, ZaloSettings
+
+    also = [name.lower() for name in args.also or []]
+    prog = "formbot run telegram" + (" zalo" if also else "")
+    if unknown := [name for name in also if name != "zalo"]:
+        return _fail("formbot run telegram", f"unknown channel: {', '.join(unknown)}")
+    if not also and (args.zalo_webhook_url or args.zalo_port or args.zalo_listen):
+        return _fail(prog, "--zalo-webhook-url, --zalo-listen and --zalo-port need `zalo`")
+    web = WebSettings(args.listen, args.port)
+    if args.webhook_url and also:
+        # One server: Zalo's routes join Telegram's webhook server.
+        if (args.zalo_port not in (None, args.port)) or (
+            args.zalo_listen not in (None, args.listen)
+        ):
+            return _fail(
+                prog,
+                "one web server serves both channels: leave out --zalo-listen/--zalo-port "
+                "or give them --listen/--port's values",
             )
-            return 2
-        if urlsplit(args.webhook_url).scheme not in ("http", "https"):
-            print(f"formbot run telegram: not a URL: {args.webhook_url}", file=sys.stderr)
-            return 2
+    elif also:
+        web = WebSettings(args.zalo_listen or "0.0.0.0", args.zalo_port or ZALO_PORT)
+    try:
+        telegram = TelegramSettings.from_env(args.webhook_url)
+        zalo = ZaloSettings.from_env(args.zalo_webhook_url) if also else None
+    except ConfigError as exc:
+        return _fail(prog, str(exc))
+    return _run(prog, telegram=telegram, zalo=zalo, web=web)
 
-    zalo = zalo_cli.companion(args)  # `formbot run telegram zalo`: Zalo in this event loop
 
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+def cmd_run_zalo(args: argparse.Namespace) -> int:
+    from bot.app import ConfigError, WebSettings, ZaloSettings
 
-    from telegram.error import TelegramError
+    try:
+        zalo = ZaloSettings.from_env(args.webhook_url)
+    except ConfigError as exc:
+        return _fail("formbot run zalo", str(exc))
+    return _run("formbot run zalo", zalo=zalo, web=WebSettings(args.listen, args.port))
 
-    from bot import telegram as channel
+
+def _run(prog: str, **channels) -> int:
+    import asyncio
+
+    from bot.app import App, document_renderer, serve
+    from dialogs import Engine
+    from storage.db import Database
 
     database = Database()
-    engine = Engine(database, render_documents=render_documents or document_renderer(database))
-    if zalo is not None:
-        zalo.attach(engine)
-    # Reminders and broadcasts leave through the outbox, on this application's JobQueue.
-    from bot.outbox import TelegramSender, ZaloSender
-    from bot.reminders import schedule_reminders
-
-    dispatcher = None
-
-    async def stop_delivery() -> None:
-        if dispatcher is not None:
-            dispatcher.stop()
-
-    application = channel.build_application(
-        engine,
-        token,
-        base_url=os.environ.get("TELEGRAM_BASE_URL") or None,
-        on_startup=zalo_cli.chain(database.upgrade, zalo and zalo.start),
-        on_shutdown=zalo_cli.chain(stop_delivery, zalo and zalo.stop, database.dispose),
-    )
-    senders = {"telegram": TelegramSender(application.bot)}
-    if zalo is not None:
-        senders["zalo"] = ZaloSender(zalo.service.api)
-    dispatcher = schedule_reminders(application, database, senders=senders)
-    try:
-        if args.webhook_url:
-            channel.run_webhook(
-                application,
-                webhook_url=args.webhook_url,
-                secret_token=secret,
-                listen=args.listen,
-                port=args.port,
-                url_path=urlsplit(args.webhook_url).path.lstrip("/"),
-            )
-        else:
-            channel.run_polling(application)
-    except TelegramError as exc:
-        print(f"formbot run telegram: the Bot API refused to start: {exc}", file=sys.stderr)
-        return 1
-    return zalo.exit_code if zalo else 0
+    engine = Engine(database, render_documents=document_renderer(database))
+    return asyncio.run(serve(App(engine, **channels), prog=prog))

@@ -16,7 +16,8 @@ from scenario import create_invite
 from zalo_server import MAX_TEXT, ZaloServer, ZaloUser
 
 from bot.links import DocumentLinks, DocumentStore, LinkSigner
-from bot.zalo import ZaloChannel, ZaloService
+from bot.web import WebServer, document_routes, web_app, zalo_webhook
+from bot.zalo import ZaloChannel, ZaloReceiver
 from bot.zalo_api import ZaloApi, ZaloApiError
 from dialogs.messages import Document, Inbound, Outbound
 from storage import repo
@@ -162,7 +163,7 @@ async def test_polling_survives_a_failing_get_updates_and_keeps_one_chats_order(
     zalo.fail_next(bot_token, "getUpdates", 502)
     handled = asyncio.Queue()
     channel = ZaloChannel(engine, api, on_handled=handled.put_nowait)
-    service = ZaloService(channel, poll_timeout=5)
+    service = ZaloReceiver(channel, poll_timeout=5)
     await service.start()
     try:
         user = ZaloUser(zalo, bot_token, "10")
@@ -204,7 +205,9 @@ async def test_the_web_server_serves_a_link_until_it_expires(zalo, bot_token, ap
     handled = asyncio.Queue()
     engine = ScriptedEngine([Outbound(pdf.filename, document=pdf)])
     channel = ZaloChannel(engine, api, links=links, on_handled=handled.put_nowait)
-    service = ZaloService(channel, listen="127.0.0.1", port=port)  # polling, and the links
+    service = ZaloReceiver(channel, poll_timeout=5)  # polling, and the links on the server
+    server = WebServer(web_app(document_routes(links)), listen="127.0.0.1", port=port)
+    await server.start()
     await service.start()
     try:
         user = ZaloUser(zalo, bot_token, "11")
@@ -224,6 +227,7 @@ async def test_the_web_server_serves_a_link_until_it_expires(zalo, bot_token, ap
             assert (await http.get(f"http://127.0.0.1:{port}/other")).status_code == 404
     finally:
         await service.stop()
+        await server.stop()
 
 
 async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token, api):
@@ -231,14 +235,10 @@ async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token
     url = f"http://127.0.0.1:{port}/hook/zalo"
     engine = ScriptedEngine([Outbound("Chào")])
     channel = ZaloChannel(engine, api)
-    service = ZaloService(
-        channel,
-        webhook_url=url,
-        secret="right_secret",
-        webhook_path="/hook/zalo",
-        listen="127.0.0.1",
-        port=port,
-    )
+    route = zalo_webhook("/hook/zalo", "right_secret", channel.handle_update)
+    server = WebServer(web_app([route]), listen="127.0.0.1", port=port)
+    service = ZaloReceiver(channel, webhook_url=url, secret="right_secret")
+    await server.start()
     await service.start()
     try:
         header = {"X-Bot-Api-Secret-Token": "right_secret"}
@@ -259,6 +259,7 @@ async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token
         assert zalo.bots[bot_token].webhook_url == url
     finally:
         await service.stop()
+        await server.stop()
 
 
 async def test_people_on_zalo_and_telegram_share_a_units_submission(zalo, bot_token, api, engine):
@@ -309,7 +310,7 @@ async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, bo
 
     handled = asyncio.Queue()
     channel = ZaloChannel(Engine(), api, on_handled=handled.put_nowait, typing_after=None)
-    service = ZaloService(channel, poll_timeout=5)
+    service = ZaloReceiver(channel, poll_timeout=5)
     await service.start()
     try:
         first, other = ZaloUser(zalo, bot_token, "15"), ZaloUser(zalo, bot_token, "16")
@@ -325,3 +326,58 @@ async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, bo
         await service.stop()
     assert [m.text for m in first.unread()] == ["đã nhận chậm", "đã nhận nhanh"]
     assert [m.text for m in other.unread()] == ["đã nhận xin chào"]
+
+
+async def test_the_app_runs_polling_links_pages_and_delivery_on_one_server(
+    zalo, bot_token, engine, tmp_path, monkeypatch
+):
+    """``bot.app.App`` for Zalo: polling, one web server for the document links and any other
+    page, and the delivery loop sending what the outbox holds through Zalo."""
+    monkeypatch.setenv("FORMBOT_QUIET_HOURS", "off")  # whatever the hour in Vietnam
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from bot.app import App, WebSettings, ZaloSettings
+    from storage import outbox as outbox_store
+
+    port = free_port()
+    links = DocumentLinks(
+        f"http://127.0.0.1:{port}",
+        LinkSigner("a-secret-of-sixteen-chars", 3600),
+        DocumentStore(tmp_path, 3600),
+    )
+    page = Route("/health", lambda _request: PlainTextResponse("ok"))
+    handled = asyncio.Queue()
+    app = App(
+        engine,
+        zalo=ZaloSettings(bot_token, base_url=zalo.base_url, links=links, retry_delays=()),
+        web=WebSettings("127.0.0.1", port),
+        on_handled=handled.put_nowait,
+        web_routes=[page],
+    )
+    user = ZaloUser(zalo, bot_token, "17")
+    zalo.bots[bot_token].chats.add(user.user_id)
+    async with engine.db.session() as session, session.begin():
+        await outbox_store.enqueue(
+            session,
+            [{"key": "t:17", "channel": "zalo", "external_id": "17", "kind": "t", "text": "Nhắc"}],
+        )
+    await app.start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/health")).text == "ok"
+            url = links.link(Document("a.pdf", b"%PDF", "application/pdf")).url
+            assert (await http.get(url)).content == b"%PDF"
+        await user.send("/start NOSUCH")
+        assert await asyncio.wait_for(handled.get(), 30) == "17"
+
+        async def delivered():
+            while "Nhắc" not in [m.text for m in zalo.bots[bot_token].sent]:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(delivered(), 30)
+    finally:
+        await app.stop()
+    texts = [m.text for m in user.unread()]
+    assert "Nhắc" in texts
+    assert any(say("invite_unknown", code="NOSUCH") in text for text in texts)

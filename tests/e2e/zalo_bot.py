@@ -1,5 +1,5 @@
 """The Zalo bot as the end-to-end tests run it: the real channel and service from
-``bot.zalo`` (through ``bot.zalo_cli``, as ``formbot run zalo`` builds them), on the Bot API at
+``bot.zalo`` (through ``bot.app``, as ``formbot run zalo`` assembles them), on the Bot API at
 ``ZALO_BASE_URL`` and the database at ``DATABASE_URL``, serving the fixture form
 ``tests/fixtures/mini.yaml``.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot import zalo_cli  # noqa: E402
+from bot.app import App, WebSettings, ZaloSettings, serve  # noqa: E402
 from dialogs import Engine  # noqa: E402
 from dialogs.messages import Document  # noqa: E402
 from dialogs.spec import load_spec  # noqa: E402
@@ -56,27 +57,19 @@ def main() -> int:
     parser.add_argument("--retry-delay", type=float, default=0.05)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    zalo_cli.quiet_http_logs()
 
     spec = load_spec(args.form)
-    settings = zalo_cli.settings_from_env(args.webhook_url, "127.0.0.1", args.port)
-    database = Database()
+    settings = ZaloSettings.from_env(args.webhook_url)
+    settings = dataclasses.replace(settings, retry_delays=(args.retry_delay, args.retry_delay))
     renderer = fake_documents(spec.id) if args.documents == "fake" else None
-    engine = Engine(database, forms={spec.id: spec}, render_documents=renderer)
-    service = zalo_cli.build_service(
+    engine = Engine(Database(), forms={spec.id: spec}, render_documents=renderer)
+    app = App(
         engine,
-        settings,
+        zalo=settings,
+        web=WebSettings("127.0.0.1", args.port),
         on_handled=lambda chat: print(f"handled {chat}", flush=True),
-        retry_delays=(args.retry_delay, args.retry_delay),
     )
-    return asyncio.run(
-        zalo_cli.serve(
-            service,
-            on_startup=database.upgrade,
-            on_shutdown=database.dispose,
-            on_ready=lambda: print("ready", flush=True),
-        )
-    )
+    return asyncio.run(serve(app, prog="zalo_bot", on_ready=lambda: print("ready", flush=True)))
 
 
 if __name__ == "__main__":

@@ -20,16 +20,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
 import httpx
-import tornado.httpserver
-import tornado.netutil
-import tornado.web
+
+from bot.web import WebServer
 
 MAX_TEXT = 2000
+METHOD_PATH = re.compile(r"^/bot([^/]+)/([A-Za-z]+)$")
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 
 
@@ -66,24 +67,21 @@ class ApiError(Exception):
         self.description = description
 
 
-class MethodHandler(tornado.web.RequestHandler):
-    def initialize(self, server: ZaloServer) -> None:
+class MethodCall:
+    """One call of a Bot API method (an ASGI request)."""
+
+    def __init__(self, server: ZaloServer, receive) -> None:
         self.server = server
+        self.receive = receive
         self.bot: BotAccount | None = None
         self.waiter: asyncio.Future | None = None
 
-    def check_xsrf_cookie(self) -> None:
-        pass
-
-    async def get(self, token: str, method: str) -> None:
-        await self.post(token, method)
-
-    async def post(self, token: str, method: str) -> None:
+    async def answer(self, token: str, method: str, body: bytes) -> tuple[int, dict]:
         try:
             bot = self.server.bots.get(token)
             if bot is None:
                 raise ApiError(401, "Unauthorized: invalid bot token")
-            payload = json.loads(self.request.body) if self.request.body else {}
+            payload = json.loads(body) if body else {}
             if not isinstance(payload, dict):
                 raise ApiError(400, "Bad Request: the body is not a JSON object")
             bot.calls.append((method, payload))
@@ -96,19 +94,12 @@ class MethodHandler(tornado.web.RequestHandler):
                 raise ApiError(404, f"Not Found: method {method}")
             result = await answer(bot, payload)
         except ApiError as exc:
-            self.set_status(exc.code)
-            self.write({"ok": False, "error_code": exc.code, "description": exc.description})
-            return
-        self.write({"ok": True, "result": result})
+            return exc.code, {"ok": False, "error_code": exc.code, "description": exc.description}
+        return 200, {"ok": True, "result": result}
 
-    def on_connection_close(self) -> None:
-        # A getUpdates call the bot gave up on (it stopped): its update must not be lost.
-        if self.waiter is None:
-            return
-        if not self.waiter.done():
-            self.waiter.cancel()
-        elif not self.waiter.cancelled() and not self._finished:
-            self.bot.pending.appendleft(self.waiter.result())
+    async def _until_disconnect(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
 
     async def m_getMe(self, bot: BotAccount, _payload: dict) -> dict:
         return bot.info
@@ -120,17 +111,28 @@ class MethodHandler(tornado.web.RequestHandler):
             return bot.pending.popleft()
         timeout = float(payload.get("timeout") or 30)
         self.bot = bot
-        self.waiter = asyncio.get_running_loop().create_future()
-        bot.waiters.append(self.waiter)
+        waiter = self.waiter = asyncio.get_running_loop().create_future()
+        bot.waiters.append(waiter)
+        gone = asyncio.ensure_future(self._until_disconnect())
         try:
-            return await asyncio.wait_for(asyncio.shield(self.waiter), timeout)
-        except TimeoutError:
-            raise ApiError(408, "Request timeout: no update") from None
-        except asyncio.CancelledError:
-            raise ApiError(499, "the client went away") from None
+            await asyncio.wait({waiter, gone}, timeout=timeout, return_when="FIRST_COMPLETED")
+            if gone.done():
+                # A getUpdates call the bot gave up on (it stopped): its update must not be
+                # lost.
+                if waiter.done() and not waiter.cancelled():
+                    bot.pending.appendleft(waiter.result())
+                raise ApiError(499, "the client went away")
+            if waiter.cancelled():
+                raise ApiError(499, "the server is stopping")
+            if not waiter.done():
+                raise ApiError(408, "Request timeout: no update")
+            return waiter.result()
         finally:
-            if self.waiter in bot.waiters:
-                bot.waiters.remove(self.waiter)
+            gone.cancel()
+            if not waiter.done():
+                waiter.cancel()
+            if waiter in bot.waiters:
+                bot.waiters.remove(waiter)
 
     async def m_sendMessage(self, bot: BotAccount, payload: dict) -> dict:
         chat_id, text = str(payload.get("chat_id") or ""), payload.get("text")
@@ -176,7 +178,7 @@ class ZaloServer:
         self.bots: dict[str, BotAccount] = {}
         self.ids = itertools.count(1)
         self.port = 0
-        self._server: tornado.httpserver.HTTPServer | None = None
+        self._server: WebServer | None = None
         self._changed = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
 
@@ -186,24 +188,36 @@ class ZaloServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> ZaloServer:
-        application = tornado.web.Application(
-            [(r"/bot([^/]+)/([A-Za-z]+)", MethodHandler, {"server": self})],
-            log_function=lambda _handler: None,
-        )
-        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-        self.port = sockets[0].getsockname()[1]
-        self._server = tornado.httpserver.HTTPServer(application)
-        self._server.add_sockets(sockets)
+        self._server = WebServer(self._asgi, listen="127.0.0.1", port=0)
+        await self._server.start()
+        self.port = self._server.port
         self._http = httpx.AsyncClient(timeout=60)
         return self
+
+    async def _asgi(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        match = METHOD_PATH.match(scope["path"])
+        if match is None:
+            status, answer = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        else:
+            status, answer = await MethodCall(self, receive).answer(match[1], match[2], body)
+        data = json.dumps(answer).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
 
     async def stop(self) -> None:
         for bot in self.bots.values():
             for waiter in bot.waiters:
                 waiter.cancel()
         if self._server is not None:
-            self._server.stop()
-            await self._server.close_all_connections()
+            await self._server.stop()
         if self._http is not None:
             await self._http.aclose()
 

@@ -1,0 +1,40 @@
+"""The database's schema: brought to the newest migration once, and recognised as up to date
+without loading Alembic (what makes a CLI command start fast)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from alembic.script import ScriptDirectory
+
+from storage.db import HEAD_REVISION, Database, alembic_config
+
+
+def test_the_head_revision_known_to_storage_is_alembics():
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+async def test_a_new_database_is_upgraded_and_an_upgraded_one_is_left_alone(tmp_path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'new.db'}")
+    try:
+        assert await database.revision() is None
+        await database.upgrade()
+        assert await database.revision() == HEAD_REVISION
+    finally:
+        await database.dispose()
+    # Up to date: another process opening it runs nothing and does not even load Alembic.
+    script = (
+        "import asyncio, sys\n"
+        "from storage.db import Database\n"
+        f"database = Database({database.url!r})\n"
+        "asyncio.run(database.upgrade())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+async def test_the_fixture_databases_are_at_the_head(database):
+    assert await database.revision() == HEAD_REVISION
