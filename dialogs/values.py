@@ -55,6 +55,8 @@ def format_value(item: Item, value: Any, *, with_unit: bool = True) -> str:
         return "; ".join(labels.get(v, str(v)) for v in value) or say("value_none_chosen")
     if isinstance(value, FractionValue):
         return f"{format_number(value.part)}/{format_number(value.whole)}{unit}"
+    if isinstance(value, int | float) and item.percent:
+        return f"{format_number(value * 100)} %"  # a ratio the form states in percent
     if isinstance(value, int | float):
         return f"{value if item.plain else format_number(value)}{unit}"
     return str(value)
