@@ -14,14 +14,24 @@ Quyết định 3871 forms), each with rules on items, in the style of the natio
 - ``met``: the points when the item's Kế hoạch 655 target is met.
 
 Bonus items ("cộng điểm khuyến khích") score on top of the others; each group is capped at its
-maximum (the sum of its non-bonus points). The points are defaults that the province can change
-in the file; they are not the province's official points, and documents say so.
+maximum (the sum of its non-bonus points).
+
+Arithmetic is done as printed: a ratio is rounded to 4 decimals, every rule's points to 2
+(half up) from the printed numbers, and groups and the total add the printed points, so a
+reviewer who checks the summary with a calculator gets the same figures.
+
+An item that does not apply (its ``relevant`` is false) scores as the rubric says
+(``not_applicable``, per rule or for the whole rubric): ``zero`` (the default: no points, the
+maximum unchanged), ``full`` (the rule's points) or ``exclude`` (left out of the maximum).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +48,10 @@ from storage.models import Answer, Submission
 from templates.wording import phrase, wording
 
 RuleKind = Literal["ratio", "yes_no", "choice", "tri_state", "target", "relative", "met"]
+# What a rule scores when its item does not apply (see the module docstring).
+NotApplicable = Literal["zero", "full", "exclude"]
+POINTS = Decimal("0.01")  # points are printed and added with 2 decimals
+RATIO = Decimal("0.0001")  # ratios are printed and multiplied with 4 decimals
 NUMBER_KINDS = ("integer", "decimal", "computed", "fraction")
 TRI_STATE_SHARE = {"hoan_chinh": 1.0, "dang_thu_nghiem": 0.5}
 # Submissions whose answers count for the campaign's best value of a ``relative`` rule.
@@ -56,6 +70,7 @@ class Rule(StrictModel):
     target: float | None = None
     scores: dict[str, float] | None = None
     bonus: bool | None = None
+    not_applicable: NotApplicable | None = None
 
 
 class Group(StrictModel):
@@ -72,9 +87,15 @@ class ClassBand(StrictModel):
 
 class Rubric(StrictModel):
     form: str
+    title: str = ""  # printed on the score page with the version
+    version: str = ""
+    not_applicable: NotApplicable = "zero"
     classes: tuple[ClassBand, ...] | None = None
     groups: tuple[Group, ...]
     path: str = ""
+
+    def when_not_applicable(self, rule: Rule) -> NotApplicable:
+        return rule.not_applicable or self.not_applicable
 
     def group_max(self, group: Group) -> float:
         return sum(r.points for r in group.rules if not self.is_bonus(r))
@@ -257,6 +278,8 @@ class RuleScore:
     label: str
     # Writing the explanation costs more than the points: only when someone reads it.
     explain: Callable[[], str] = field(repr=False, compare=False, default=lambda: "")
+    applies: bool = True  # False: the item does not apply ("không áp dụng")
+    counted: bool = True  # False: left out of the maximum (not_applicable: exclude)
 
     @cached_property
     def why(self) -> str:
@@ -294,11 +317,22 @@ class ScoreCard:
     klass: str
     bonus: float
     targets: list[TargetCheck] = field(default_factory=list)
+    rubric_title: str = ""
+    rubric_version: str = ""
+    bands: tuple[ClassBand, ...] = ()
+    percent: float = 0.0  # the index in percent, 2 decimals: what the class is read from
+    as_of: date | None = None  # the day the campaign's best values were taken
+    relative: bool = False  # some rule compares with the campaign
 
     def as_json(self) -> dict:
         return {
             "form": self.form,
             "rubric": self.rubric,
+            "rubric_title": self.rubric_title,
+            "rubric_version": self.rubric_version,
+            "percent": self.percent,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "bands": [{"name": b.name, "min": b.min} for b in self.bands],
             "groups": [
                 {
                     "code": g.code,
@@ -322,6 +356,8 @@ class ScoreCard:
                     "points": round(r.points, 2),
                     "max": round(r.max, 2),
                     "bonus": r.bonus,
+                    "applies": r.applies,
+                    "counted": r.counted,
                     "why": r.why,
                 }
                 for r in self.rules
@@ -352,6 +388,16 @@ def _expression(source: str) -> Expression:
 
 def _inputs(spec: FormSpec, rule: Rule, state: FormState) -> str:
     codes = _expression(rule.value).refs if rule.value else (rule.code,)
+    return _shown(spec, codes, state)
+
+
+def _gate(spec: FormSpec, rule: Rule, state: FormState) -> str:
+    """The answers that make the rule's item not apply ("5.2 = Chưa triển khai")."""
+    relevant = spec.by_code[rule.code].relevant
+    return _shown(spec, spec.expressions[relevant].refs, state) if relevant else ""
+
+
+def _shown(spec: FormSpec, codes, state: FormState) -> str:
     shown = []
     for code in codes:
         item = spec.by_code[code]
@@ -360,8 +406,37 @@ def _inputs(spec: FormSpec, rule: Rule, state: FormState) -> str:
     return "; ".join(shown)
 
 
-def _n(number: float) -> str:
-    return fmt.format_number(round(number, 2))
+def _n(number: float | Decimal | Fraction, places: int = 2) -> str:
+    return fmt.format_number(float(number), places)
+
+
+def _rounded(value: Fraction | Decimal | float, step: Decimal) -> Decimal:
+    """Half up, as people round (0,375 → 0,38), on the exact value."""
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    elif isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
+    return value.quantize(step, rounding=ROUND_HALF_UP)
+
+
+def _exact(value: Fraction) -> str | None:
+    """``value`` written out when it has at most 6 decimals (0,375), else None (1/3)."""
+    scaled = value * 10**6
+    return _n(value, 6) if scaled.denominator == 1 else None
+
+
+def _result(product: Fraction) -> tuple[float, dict[str, str]]:
+    """(points, how to print "= product ≈ points"): the points are the product rounded to
+    2 decimals; the exact product is printed too when rounding changed it."""
+    points = _rounded(product, POINTS)
+    exact = _exact(product)
+    if exact is not None and Fraction(points) == product:
+        shown = f"= {_n(points)}"
+    elif exact is not None:
+        shown = f"= {exact} ≈ {_n(points)}"
+    else:
+        shown = f"≈ {_n(points)}"
+    return float(points), {"result": shown, "points": _n(points)}
 
 
 def relative_values(spec: FormSpec, rubric: Rubric, state: FormState) -> dict[str, float]:
@@ -387,51 +462,70 @@ def _explanation(
     spec: FormSpec, rule: Rule, state: FormState, key: str, params: dict[str, Any]
 ) -> str:
     shown = {k: _n(v) if isinstance(v, float) else v for k, v in params.items()}
-    why = phrase("why", key, inputs=_inputs(spec, rule, state), **shown)
+    gate = _gate(spec, rule, state) if key.startswith("not_applicable") else ""
+    why = phrase("why", key, inputs=_inputs(spec, rule, state), gate=gate, **shown)
     return why + phrase("why", "bonus") if rule.bonus else why
 
 
 def _points(
-    spec: FormSpec, rule: Rule, values: dict[str, Any], best: dict[str, float]
+    spec: FormSpec,
+    rule: Rule,
+    values: dict[str, Any],
+    best: dict[str, float],
+    as_of: date | None = None,
 ) -> tuple[float, str, dict[str, Any]]:
-    """(points, the key of the explanation, its parameters)."""
-    m = float(rule.points)
+    """(points, the key of the explanation, its parameters). Points come from the numbers
+    as the explanation prints them."""
+    m = Fraction(Decimal(repr(float(rule.points))))
     value = rule_value(spec, rule, values)
     kind = rule.rule
     number = _number(value)
     if value is None or (kind in ("ratio", "target", "relative") and number is None):
         return 0.0, "unanswered", {}
     if kind == "ratio":
-        ratio = min(max(number, 0.0), 1.0)
-        return ratio * m, "ratio", {"ratio": ratio, "max": m, "points": ratio * m}
-    if kind == "yes_no":
-        points = m if value is True or (rule.value is not None and bool(value)) else 0.0
-        return points, "yes_no", {"max": m, "points": points}
-    if kind == "choice":
-        scores = rule.scores or {}
-        chosen = value if isinstance(value, list) else [value]
-        share = float(min(1.0, sum(scores.get(v, 0.0) for v in chosen)))
-        return share * m, "choice", {"share": share, "max": m, "points": share * m}
-    if kind == "tri_state":
-        points = TRI_STATE_SHARE.get(value, 0.0) * m
-        return points, "tri_state", {"max": m, "points": points}
+        ratio = _rounded(min(max(number, 0.0), 1.0), RATIO)
+        points, shown = _result(Fraction(ratio) * m)
+        return points, "ratio", {"ratio": _n(ratio, 4), "max": _n(m), **shown}
+    if kind in ("yes_no", "choice", "tri_state"):
+        if kind == "yes_no":
+            share = Fraction(1 if value is True or (rule.value is not None and bool(value)) else 0)
+        elif kind == "choice":
+            scores = rule.scores or {}
+            chosen = value if isinstance(value, list) else [value]
+            total = sum(Fraction(Decimal(repr(scores.get(v, 0.0)))) for v in chosen)
+            share = min(Fraction(1), total)
+        else:
+            share = Fraction(Decimal(repr(TRI_STATE_SHARE.get(value, 0.0))))
+        points, shown = _result(share * m)
+        return points, kind, {"share": _n(share, 4), "max": _n(m), **shown}
     if kind == "target":
-        target = float(rule.target or 1.0)
-        points = min(max(number, 0.0) / target, 1.0) * m
-        return points, "target", {"target": target, "value": number, "max": m, "points": points}
+        target = _rounded(float(rule.target or 1.0), RATIO)
+        shown_value = _rounded(max(number, 0.0), RATIO)
+        share = min(Fraction(shown_value) / Fraction(target), Fraction(1))
+        points, shown = _result(share * m)
+        params = {"target": _n(target, 4), "value": _n(shown_value, 4), "max": _n(m), **shown}
+        return points, "target", params
     if kind == "relative":
         top = max(best.get(rule.code, number), number)
-        if top <= 0:
-            return 0.0, "relative_no_best", {}
-        points = max(number, 0.0) / top * m
-        return points, "relative", {"best": top, "value": number, "max": m, "points": points}
+        shown_value, shown_top = _rounded(max(number, 0.0), RATIO), _rounded(top, RATIO)
+        day = as_of.strftime("%d/%m/%Y") if as_of else ""
+        if shown_top <= 0:
+            return 0.0, "relative_no_best", {"as_of": day}
+        points, shown = _result(Fraction(shown_value) / Fraction(shown_top) * m)
+        params = {"best": _n(shown_top, 4), "value": _n(shown_value, 4), "max": _n(m)}
+        return points, "relative", {**params, "as_of": day, **shown}
     # met: the item's own Kế hoạch 655 target
     target = spec.by_code[rule.code].target
     met = bool(target and target.met(value))
-    points = m if met else 0.0
+    points = float(m) if met else 0.0
     verdict = wording()["met"] if met else wording()["not_met"]
     text = target.text if target else ""
-    return points, "met", {"target": text, "verdict": verdict, "max": m, "points": points}
+    return points, "met", {"target": text, "verdict": verdict, "max": _n(m), "points": _n(points)}
+
+
+def _not_applicable(rule: Rule, how: NotApplicable) -> tuple[float, str, dict[str, Any]]:
+    points = float(rule.points) if how == "full" and not rule.bonus else 0.0
+    return points, f"not_applicable_{how}", {"max": _n(rule.points), "points": _n(points)}
 
 
 def target_checks(spec: FormSpec, state: FormState) -> list[TargetCheck]:
@@ -458,9 +552,11 @@ def score(
     state: FormState,
     rubric: Rubric | None = None,
     best: dict[str, float] | None = None,
+    as_of: date | None = None,
 ) -> ScoreCard:
     """The score card of one submission. ``best``: the campaign's best value of each
-    ``relative`` rule (``best_of``); without it the submission is compared with itself."""
+    ``relative`` rule (``best_of``); without it the submission is compared with itself.
+    ``as_of``: the day ``best`` was taken, printed with the relative rules."""
     rubric = rubric if rubric is not None else rubric_for(spec)
     targets = target_checks(spec, state)
     if rubric is None:
@@ -468,14 +564,23 @@ def score(
     best = best or {}
     groups: list[GroupScore] = []
     rules: list[RuleScore] = []
+    total = maximum = bonus_total = Decimal(0)
     for group in rubric.groups:
-        base = bonus = 0.0
+        base = bonus = top = Decimal(0)
         for rule in group.rules:
-            points, key, params = _points(spec, rule, state.values, best)
-            if rule.bonus:
-                bonus += points
+            applies = state.applies.get(rule.code, True)
+            how = rubric.when_not_applicable(rule)
+            if applies:
+                points, key, params = _points(spec, rule, state.values, best, as_of)
             else:
-                base += points
+                points, key, params = _not_applicable(rule, how)
+            counted = applies or how != "exclude"
+            exact = Decimal(repr(points))
+            if rule.bonus:
+                bonus += exact
+            else:
+                base += exact
+                top += Decimal(repr(float(rule.points))) if counted else Decimal(0)
             rules.append(
                 RuleScore(
                     code=rule.code,
@@ -486,26 +591,36 @@ def score(
                     bonus=bool(rule.bonus),
                     label=spec.by_code[rule.code].label,
                     explain=partial(_explanation, spec, rule, state, key, params),
+                    applies=applies,
+                    counted=counted,
                 )
             )
-        top = rubric.group_max(group)
-        groups.append(GroupScore(group.code, group.title, min(base + bonus, top), top, bonus))
-    total = sum(g.points for g in groups)
-    maximum = sum(g.max for g in groups)
-    index = total / maximum if maximum else 0.0
-    percent = round(index * 100, 6)
-    klass = next((b.name for b in rubric.bands() if percent >= b.min), rubric.bands()[-1].name)
+        points = min(base + bonus, top)
+        groups.append(GroupScore(group.code, group.title, float(points), float(top), float(bonus)))
+        total += points
+        maximum += top
+        bonus_total += bonus
+    index = float(total / maximum) if maximum else 0.0
+    percent = _rounded(total * 100 / maximum, POINTS) if maximum else Decimal(0)
+    bands = rubric.bands()
+    klass = next((b.name for b in bands if percent >= Decimal(repr(b.min))), bands[-1].name)
     return ScoreCard(
         form=spec.id,
         rubric=_display_path(rubric.path),
         groups=groups,
         rules=rules,
-        total=total,
-        max=maximum,
+        total=float(total),
+        max=float(maximum),
         index=index,
         klass=klass,
-        bonus=sum(g.bonus for g in groups),
+        bonus=float(bonus_total),
         targets=targets,
+        rubric_title=rubric.title,
+        rubric_version=rubric.version,
+        bands=bands,
+        percent=float(percent),
+        as_of=as_of,
+        relative=bool(rubric.relative_rules),
     )
 
 
