@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import cache, cached_property, partial
 from pathlib import Path
@@ -50,8 +49,8 @@ from templates.wording import phrase, wording
 RuleKind = Literal["ratio", "yes_no", "choice", "tri_state", "target", "relative", "met"]
 # What a rule scores when its item does not apply (see the module docstring).
 NotApplicable = Literal["zero", "full", "exclude"]
-POINTS = Decimal("0.01")  # points are printed and added with 2 decimals
-RATIO = Decimal("0.0001")  # ratios are printed and multiplied with 4 decimals
+POINT_PLACES = 2  # points are printed and added with 2 decimals
+RATIO_PLACES = 4  # ratios are printed and multiplied with 4 decimals
 NUMBER_KINDS = ("integer", "decimal", "computed", "fraction")
 TRI_STATE_SHARE = {"hoan_chinh": 1.0, "dang_thu_nghiem": 0.5}
 # Submissions whose answers count for the campaign's best value of a ``relative`` rule.
@@ -406,37 +405,32 @@ def _shown(spec: FormSpec, codes, state: FormState) -> str:
     return "; ".join(shown)
 
 
-def _n(number: float | Decimal | Fraction, places: int = 2) -> str:
+def _n(number: float | Fraction, places: int = 2) -> str:
     return fmt.format_number(float(number), places)
 
 
-def _rounded(value: Fraction | Decimal | float, step: Decimal) -> Decimal:
-    """Half up, as people round (0,375 → 0,38), on the exact value."""
-    if isinstance(value, float):
-        value = Decimal(repr(value))
-    elif isinstance(value, Fraction):
-        value = Decimal(value.numerator) / Decimal(value.denominator)
-    return value.quantize(step, rounding=ROUND_HALF_UP)
+@cache
+def _decimal(number: float) -> Fraction:
+    """A float as the decimal it is written as (0.1 → 1/10, not the binary 0.1000…0555)."""
+    return Fraction(repr(float(number)))
 
 
-def _exact(value: Fraction) -> str | None:
-    """``value`` written out when it has at most 6 decimals (0,375), else None (1/3)."""
-    scaled = value * 10**6
-    return _n(value, 6) if scaled.denominator == 1 else None
+def _round(value: Fraction, places: int) -> Fraction:
+    """``value`` (≥ 0) rounded half up, as people round: 0,375 → 0,38."""
+    scale = 10**places
+    scaled = value * scale
+    return Fraction((2 * scaled.numerator + scaled.denominator) // (2 * scaled.denominator), scale)
 
 
-def _result(product: Fraction) -> tuple[float, dict[str, str]]:
-    """(points, how to print "= product ≈ points"): the points are the product rounded to
-    2 decimals; the exact product is printed too when rounding changed it."""
-    points = _rounded(product, POINTS)
-    exact = _exact(product)
-    if exact is not None and Fraction(points) == product:
-        shown = f"= {_n(points)}"
-    elif exact is not None:
-        shown = f"= {exact} ≈ {_n(points)}"
-    else:
-        shown = f"≈ {_n(points)}"
-    return float(points), {"result": shown, "points": _n(points)}
+def _result(product: Fraction) -> str:
+    """How a product is printed: "= 4,76", "= 4,762 ≈ 4,76" (the exact product, then the
+    points rounded to 2 decimals) or "≈ 0,67" when the product has no short decimal."""
+    points = _round(product, POINT_PLACES)
+    if points == product:
+        return f"= {_n(points)}"
+    if (product * 10**6).denominator == 1:
+        return f"= {_n(product, 6)} ≈ {_n(points)}"
+    return f"≈ {_n(points)}"
 
 
 def relative_values(spec: FormSpec, rubric: Rubric, state: FormState) -> dict[str, float]:
@@ -461,10 +455,20 @@ def best_of(spec: FormSpec, rubric: Rubric, states: list[FormState]) -> dict[str
 def _explanation(
     spec: FormSpec, rule: Rule, state: FormState, key: str, params: dict[str, Any]
 ) -> str:
-    shown = {k: _n(v) if isinstance(v, float) else v for k, v in params.items()}
+    shown = {
+        k: _n(v, RATIO_PLACES) if isinstance(v, Fraction | float) else v for k, v in params.items()
+    }
+    if "product" in params:
+        shown["result"] = _result(params["product"])
+        shown["points"] = _n(_round(params["product"], POINT_PLACES))
     gate = _gate(spec, rule, state) if key.startswith("not_applicable") else ""
     why = phrase("why", key, inputs=_inputs(spec, rule, state), gate=gate, **shown)
     return why + phrase("why", "bonus") if rule.bonus else why
+
+
+def _scored(key: str, product: Fraction, **params: Any) -> tuple[float, str, dict[str, Any]]:
+    points = float(_round(product, POINT_PLACES))
+    return points, key, {**params, "product": product}
 
 
 def _points(
@@ -475,57 +479,56 @@ def _points(
     as_of: date | None = None,
 ) -> tuple[float, str, dict[str, Any]]:
     """(points, the key of the explanation, its parameters). Points come from the numbers
-    as the explanation prints them."""
-    m = Fraction(Decimal(repr(float(rule.points))))
+    as the explanation prints them (ratios rounded to 4 decimals); the parameters are
+    written out only when someone reads the explanation."""
+    m = _decimal(rule.points)
     value = rule_value(spec, rule, values)
     kind = rule.rule
     number = _number(value)
     if value is None or (kind in ("ratio", "target", "relative") and number is None):
         return 0.0, "unanswered", {}
     if kind == "ratio":
-        ratio = _rounded(min(max(number, 0.0), 1.0), RATIO)
-        points, shown = _result(Fraction(ratio) * m)
-        return points, "ratio", {"ratio": _n(ratio, 4), "max": _n(m), **shown}
-    if kind in ("yes_no", "choice", "tri_state"):
-        if kind == "yes_no":
-            share = Fraction(1 if value is True or (rule.value is not None and bool(value)) else 0)
-        elif kind == "choice":
-            scores = rule.scores or {}
-            chosen = value if isinstance(value, list) else [value]
-            total = sum(Fraction(Decimal(repr(scores.get(v, 0.0)))) for v in chosen)
-            share = min(Fraction(1), total)
-        else:
-            share = Fraction(Decimal(repr(TRI_STATE_SHARE.get(value, 0.0))))
-        points, shown = _result(share * m)
-        return points, kind, {"share": _n(share, 4), "max": _n(m), **shown}
+        ratio = _round(_decimal(min(max(number, 0.0), 1.0)), RATIO_PLACES)
+        return _scored("ratio", ratio * m, ratio=ratio, max=m)
+    if kind == "yes_no":
+        share = 1 if value is True or (rule.value is not None and bool(value)) else 0
+        return _scored("yes_no", share * m, max=m)
+    if kind == "choice":
+        scores = rule.scores or {}
+        chosen = value if isinstance(value, list) else [value]
+        share = min(Fraction(1), sum(_decimal(scores.get(v, 0.0)) for v in chosen))
+        return _scored("choice", share * m, share=share, max=m)
+    if kind == "tri_state":
+        return _scored("tri_state", _decimal(TRI_STATE_SHARE.get(value, 0.0)) * m, max=m)
     if kind == "target":
-        target = _rounded(float(rule.target or 1.0), RATIO)
-        shown_value = _rounded(max(number, 0.0), RATIO)
-        share = min(Fraction(shown_value) / Fraction(target), Fraction(1))
-        points, shown = _result(share * m)
-        params = {"target": _n(target, 4), "value": _n(shown_value, 4), "max": _n(m), **shown}
-        return points, "target", params
+        target = _round(_decimal(rule.target or 1.0), RATIO_PLACES)
+        shown_value = _round(_decimal(max(number, 0.0)), RATIO_PLACES)
+        share = min(shown_value / target, Fraction(1))
+        return _scored("target", share * m, target=target, value=shown_value, max=m)
     if kind == "relative":
         top = max(best.get(rule.code, number), number)
-        shown_value, shown_top = _rounded(max(number, 0.0), RATIO), _rounded(top, RATIO)
+        shown_value = _round(_decimal(max(number, 0.0)), RATIO_PLACES)
+        shown_top = _round(_decimal(top), RATIO_PLACES)
         day = as_of.strftime("%d/%m/%Y") if as_of else ""
         if shown_top <= 0:
             return 0.0, "relative_no_best", {"as_of": day}
-        points, shown = _result(Fraction(shown_value) / Fraction(shown_top) * m)
-        params = {"best": _n(shown_top, 4), "value": _n(shown_value, 4), "max": _n(m)}
-        return points, "relative", {**params, "as_of": day, **shown}
+        product = shown_value / shown_top * m
+        return _scored("relative", product, best=shown_top, value=shown_value, max=m, as_of=day)
     # met: the item's own Kế hoạch 655 target
     target = spec.by_code[rule.code].target
     met = bool(target and target.met(value))
-    points = float(m) if met else 0.0
     verdict = wording()["met"] if met else wording()["not_met"]
     text = target.text if target else ""
-    return points, "met", {"target": text, "verdict": verdict, "max": _n(m), "points": _n(points)}
+    return _scored("met", m if met else Fraction(0), target=text, verdict=verdict, max=m)
 
 
 def _not_applicable(rule: Rule, how: NotApplicable) -> tuple[float, str, dict[str, Any]]:
-    points = float(rule.points) if how == "full" and not rule.bonus else 0.0
-    return points, f"not_applicable_{how}", {"max": _n(rule.points), "points": _n(points)}
+    full = how == "full" and not rule.bonus
+    return _scored(
+        f"not_applicable_{how}",
+        _decimal(rule.points) if full else Fraction(0),
+        max=_decimal(rule.points),
+    )
 
 
 def target_checks(spec: FormSpec, state: FormState) -> list[TargetCheck]:
@@ -564,9 +567,9 @@ def score(
     best = best or {}
     groups: list[GroupScore] = []
     rules: list[RuleScore] = []
-    total = maximum = bonus_total = Decimal(0)
+    total = maximum = bonus_total = Fraction(0)
     for group in rubric.groups:
-        base = bonus = top = Decimal(0)
+        base = bonus = top = Fraction(0)
         for rule in group.rules:
             applies = state.applies.get(rule.code, True)
             how = rubric.when_not_applicable(rule)
@@ -575,12 +578,12 @@ def score(
             else:
                 points, key, params = _not_applicable(rule, how)
             counted = applies or how != "exclude"
-            exact = Decimal(repr(points))
+            exact = _decimal(points)
             if rule.bonus:
                 bonus += exact
             else:
                 base += exact
-                top += Decimal(repr(float(rule.points))) if counted else Decimal(0)
+                top += _decimal(rule.points) if counted else 0
             rules.append(
                 RuleScore(
                     code=rule.code,
@@ -601,9 +604,9 @@ def score(
         maximum += top
         bonus_total += bonus
     index = float(total / maximum) if maximum else 0.0
-    percent = _rounded(total * 100 / maximum, POINTS) if maximum else Decimal(0)
+    percent = _round(total * 100 / maximum, POINT_PLACES) if maximum else Fraction(0)
     bands = rubric.bands()
-    klass = next((b.name for b in bands if percent >= Decimal(repr(b.min))), bands[-1].name)
+    klass = next((b.name for b in bands if percent >= _decimal(b.min)), bands[-1].name)
     return ScoreCard(
         form=spec.id,
         rubric=_display_path(rubric.path),
