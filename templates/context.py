@@ -239,6 +239,25 @@ def _table(spec: FormSpec, state: FormState, name: str, run: list, year: int) ->
     }
 
 
+def bodies(rows: list[dict]) -> list[dict]:
+    """The rows of a printed table in bodies: a group row and the row after it in a body of
+    their own (printed on one page, so a group row does not end a page), the others in plain
+    bodies that may break between rows. WeasyPrint always places a table's first body under
+    its header, so a group row that opens the table stays in a plain body."""
+    found: list[dict] = []
+    for position, row in enumerate(rows):
+        following = rows[position + 1] if position + 1 < len(rows) else None
+        if found and found[-1]["keep"] and len(found[-1]["rows"]) == 1:
+            found[-1]["rows"].append(row)
+        elif row["group"] and following is not None and position > 0:
+            found.append({"keep": True, "rows": [row]})
+        elif found and not found[-1]["keep"]:
+            found[-1]["rows"].append(row)
+        else:
+            found.append({"keep": False, "rows": [row]})
+    return found
+
+
 def _table_row(table: Table, row: dict, state: FormState) -> dict:
     roles = table.roles()
     heading: Heading | None = row["heading"]

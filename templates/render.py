@@ -29,7 +29,7 @@ from dialogs.snapshot import Snapshot, load_snapshot
 from dialogs.spec import FormSpec
 from dialogs.text import fold
 from storage.db import Database
-from templates.context import build_context, dated, vietnam_today
+from templates.context import bodies, build_context, dated, vietnam_today
 from templates.layout import HEADER_LEFT_MM, TEXT_WIDTH_MM
 
 TEMPLATES_DIR = Path(__file__).parent
@@ -109,6 +109,7 @@ def _html_environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["lines"] = _lines
+    environment.filters["bodies"] = bodies
     return environment
 
 
@@ -223,6 +224,8 @@ def _shape_tables(document, context: dict) -> None:
                     elif role in RIGHT_ROLES:
                         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
                     if data["group"]:
+                        # Word keeps a row with the next when its paragraphs are kept so.
+                        paragraph.paragraph_format.keep_with_next = True
                         for run in paragraph.runs:
                             run.bold = True
             if data["span"]:

@@ -400,3 +400,28 @@ def test_docx_header_names_the_parent_and_the_unit_and_rules_the_motto(forms):
     assert rule._p.pPr.find(qn("w:pBdr")) is not None
     width = 100 - rule.paragraph_format.left_indent.mm - rule.paragraph_format.right_indent.mm
     assert abs(width - 56.1) < 1.5  # as long as the motto
+
+
+@pytest.mark.parametrize("form", ["so-ban-nganh", "ubnd-huyen"])
+def test_a_group_row_stays_with_the_row_after_it(forms, form):
+    """ "2 | Thông tin chỉ đạo, điều hành" is never the last row of a page with its rows on
+    the next (unless it opens its table, right under the table's header)."""
+    pages = pdf_pages(forms[form].pdf)
+
+    def page_of(row: dict) -> int:
+        start = squeeze(f"{row['cells'][0]} {row['cells'][1]}")[:40]
+        found = [n for n, p in enumerate(pages) if any(t.startswith(start) for _, t in p["lines"])]
+        assert found, start
+        return found[0]
+
+    checked = 0
+    for section in forms[form].context["sections"]:
+        for block in section["blocks"]:
+            if block["kind"] != "table" or block["roles"][0] != "index":
+                continue
+            rows = block["rows"]
+            for position, row in enumerate(rows[1:-1], start=1):
+                if row["group"]:
+                    assert page_of(row) == page_of(rows[position + 1]), row["cells"][1]
+                    checked += 1
+    assert checked >= 5
