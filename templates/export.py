@@ -179,17 +179,18 @@ def _print_setup(sheet: Worksheet, header_rows: str, landscape: bool, one_page_w
 def _ranking_sheet(sheet: Worksheet, spec: FormSpec, year: int, rows: list[UnitRow], made: date):
     words = wording()["export"]
     groups = _groups(spec, rows)
+    # Widths (characters) that fit A4 landscape at about 90 %: long texts wrap.
     headers = [
-        (words["rank"], 7, "0"),
-        (words["unit"], 42, None),
-        (words["status"], 14, None),
-        (words["total"], 11, POINTS),
-        (words["max"], 11, POINTS),
-        (words["index"], 11, PERCENT),
-        (words["class"], 13, None),
-        (words["bonus"], 14, POINTS),
+        (words["rank"], 6, "0"),
+        (words["unit"], 36, None),
+        (words["status"], 11, None),
+        (words["total"], 9, POINTS),
+        (words["max"], 9, POINTS),
+        (words["index"], 9, PERCENT),
+        (words["class"], 10, None),
+        (words["bonus"], 11, POINTS),
     ] + [
-        (f"{phrase('export', 'group', code=g.code)}\n{safe_text(g.title)}", 16, POINTS)
+        (f"{phrase('export', 'group', code=g.code)}\n{safe_text(g.title)}", 12, POINTS)
         for g in groups
     ]
     _title(sheet, spec, year, made, len(headers))
@@ -199,7 +200,7 @@ def _ranking_sheet(sheet: Worksheet, spec: FormSpec, year: int, rows: list[UnitR
         cell.font, cell.alignment, cell.border = BOLD, HEAD, BOXED
         sheet.column_dimensions[get_column_letter(column)].width = width
     longest = max(len(g.title) for g in groups) if groups else 0
-    sheet.row_dimensions[header].height = 15 * (2 + longest // 16)
+    sheet.row_dimensions[header].height = 15 * (2 + longest // 11)
     statuses = words["statuses"]
     for number, row in enumerate(rows, start=header + 1):
         card = row.card
