@@ -480,7 +480,7 @@ def score_context(card: ScoreCard) -> dict:
         "index": n(round(card.index, 4), 4),
         "percent": n(card.percent),
         "class": card.klass,
-        "bonus": n(card.bonus),
+        "bonus": n(card.bonus) if card.bonus else "",
         "total_line": phrase(
             "score",
             "total",
