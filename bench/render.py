@@ -4,11 +4,13 @@ campaign.
 One complete submission (every applicable item answered, through the engine's parser) is
 rendered to HTML, DOCX and PDF repeatedly in one process; the medians are reported (the first
 run of each is a warm-up and not counted). Then 200 units with complete submissions are
-exported to XLSX (loading, scoring, ranking and writing), also as a median. Targets: HTML ≤ 50 ms,
-DOCX ≤ 300 ms, PDF ≤ 2 s, XLSX of 200 units ≤ 3 s. Last line: one JSON object.
+exported to XLSX (loading, scoring, ranking and writing), also as a median, and once to the ZIP
+of ``formbot export --zip`` (every unit's DOCX and PDF and the ranking; PDFs in one worker
+process per CPU). Targets: HTML ≤ 50 ms, DOCX ≤ 300 ms, PDF ≤ 2 s, XLSX of 200 units ≤ 3 s; the
+ZIP has none (its figure is printed). Last line: one JSON object.
 
     python bench/render.py
-    python bench/render.py --runs 20 --units 200
+    python bench/render.py --runs 20 --units 200 --zip-units 200
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from dialogs.spec import all_forms  # noqa: E402
 from storage import repo  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import Answer, Submission, Unit, utcnow  # noqa: E402
+from templates.bundle import export_bundle  # noqa: E402
 from templates.export import export_campaign  # noqa: E402
 from templates.render import render_docx, render_html, render_pdf, submission_context  # noqa: E402
 
@@ -133,6 +136,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="timed runs per format")
     parser.add_argument("--pdf-runs", type=int, default=5, help="timed PDF runs")
     parser.add_argument("--units", type=int, default=200, help="units in the XLSX export")
+    parser.add_argument("--zip-units", type=int, default=200, help="units in the ZIP (0: no ZIP)")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="formbot-bench-render-")
@@ -162,6 +166,24 @@ async def main() -> None:
         xlsx_wall.append((time.perf_counter() - started) * 1000)
         xlsx_cpu.append((time.process_time() - started_cpu) * 1000)
     xlsx, xlsx_cpu_ms = statistics.median(xlsx_wall), statistics.median(xlsx_cpu)
+    zip_figures = {}
+    if args.zip_units:
+        if args.zip_units != args.units:  # the ZIP's campaign: its own number of units
+            await database.dispose()
+            database = Database(f"sqlite+aiosqlite:///{folder}/bench-zip.db")
+            await database.upgrade()
+            await campaign_of(database, await complete_submission(database), args.zip_units)
+        archive = Path(folder) / "campaign.zip"
+        started = time.perf_counter()
+        with archive.open("wb") as target:
+            report = await export_bundle(database, spec, YEAR, target)
+        zip_figures = {
+            "zip_units": report.units,
+            "zip_files": report.files,
+            "zip_s": round(time.perf_counter() - started, 1),
+            "zip_mb": round(archive.stat().st_size / 2**20, 1),
+            "zip_workers": min(os.cpu_count() or 1, report.units),
+        }
     await database.dispose()
 
     figures = {
@@ -178,6 +200,7 @@ async def main() -> None:
         "xlsx_ms": round(xlsx, 1),
         "xlsx_cpu_ms": round(xlsx_cpu_ms, 1),
         "xlsx_kb": round(len(data) / 1024),
+        **zip_figures,
         **sizes,
         "cpus": os.cpu_count(),
         "load_average": round(load, 2),
@@ -191,6 +214,12 @@ async def main() -> None:
     for name, wall, cpu, key in rows:
         target = TARGETS_MS[key]
         print(f"{name:<16} median {wall:8.1f} ms  (CPU {cpu:8.1f} ms; target ≤ {target} ms)")
+    if zip_figures:
+        print(
+            f"{'ZIP ' + str(zip_figures['zip_units']) + ' units':<16} once   "
+            f"{zip_figures['zip_s']:8.1f} s   ({zip_figures['zip_files']} files, "
+            f"{zip_figures['zip_mb']} MB, {zip_figures['zip_workers']} PDF workers)"
+        )
     print(f"load average {load:.2f} on {os.cpu_count()} CPUs")
     print(json.dumps(figures, ensure_ascii=False))
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from bot.links import DocumentLinks, LinkConfigError
 from dialogs import DocumentRenderer, Engine
+from dialogs.spec import all_forms
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -135,9 +136,23 @@ def webhook_path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+def build_engine(database: Database) -> Engine:
+    """The engine of a running bot, with the services the documents live in: the DOCX and
+    PDF a channel sends after a submission, and the ranking of /xephang (WeasyPrint,
+    docxtpl and openpyxl load only here, when serving)."""
+    from templates.export import campaign_ranking
+
+    return Engine(
+        database,
+        all_forms(),
+        render_documents=document_renderer(database),
+        rank=campaign_ranking(database),
+    )
+
+
 def document_renderer(database: Database) -> DocumentRenderer:
     """What turns a submitted form into the DOCX and PDF a channel sends after the
-    confirmation (WeasyPrint and docxtpl load only here, when serving)."""
+    confirmation."""
     from templates.render import submission_documents
 
     return submission_documents(database)

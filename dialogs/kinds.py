@@ -42,6 +42,8 @@ class ItemFields(Protocol):
     max: float | None
     max_length: int
     plain: bool
+    percent: bool
+    single_box: bool
     options: Any
     calculate: str | None
 
@@ -54,6 +56,11 @@ class Kind:
     is_number: ClassVar[bool] = False  # a number in sums, ratios and the ranking sheet
     multiple: ClassVar[bool] = False  # several options may be chosen at once
     needs_options: ClassVar[bool] = False  # the spec must list the options
+    ticks_a_box: ClassVar[bool] = False  # printed in a table as ☒ in the column of its answer
+    single_box: ClassVar[bool] = False  # may be printed as one tick box before its label
+    free_text: ClassVar[bool] = False  # words the person wrote (printed as they wrote them)
+    sheet_columns: ClassVar[int] = 1  # spreadsheet cells an answer takes
+    sheet_number: ClassVar[str | None] = None  # "count" or "decimal": its numbers in a sheet
     # Rubric rules that can score an answer of this kind without a ``value`` expression.
     scored_by: ClassVar[frozenset[str]] = frozenset({"met"})
 
@@ -95,9 +102,10 @@ class Kind:
         """How to answer, with an example, shown under the question."""
         return None
 
-    def cell(self, item: ItemFields, value: Any) -> Any:
-        """The value in a spreadsheet cell: numbers stay numbers, the rest is text."""
-        return None if value is None else self.format(item, value, with_unit=False)
+    def cells(self, item: ItemFields, value: Any) -> list[Any]:
+        """The value in the cells of a spreadsheet (``sheet_columns`` of them): numbers stay
+        numbers, so the sheet can sum and sort; the rest is text."""
+        return [None if value is None else self.format(item, value, with_unit=False)]
 
     def number(self, value: Any) -> float | None:
         """The value as a number for scoring; None when it is not one."""
@@ -110,8 +118,12 @@ class Kind:
         problems = []
         if self.needs_options and not item.options:
             problems.append(f"{self.name} has no options")
-        if item.calculate:
+        if item.calculate and self.asked:
             problems.append("only computed items may calculate")
+        if item.single_box and not self.single_box:
+            problems.append("single_box is for yes_no items")
+        if item.percent and not self.is_number:
+            problems.append("percent is for numbers")
         return problems
 
     def sample(self, item: ItemFields, year: int) -> str:
@@ -136,12 +148,15 @@ class _NumberKind(Kind):
         unit = f" {item.unit}" if with_unit and item.unit else ""
         if isinstance(value, bool):
             return str(value)
+        if isinstance(value, int | float) and item.percent:
+            return f"{format_number(value * 100)} %"  # a ratio the form states in percent
         if isinstance(value, int | float):
             return f"{value if item.plain else format_number(value)}{unit}"
         return f"{value}{unit}"
 
-    def cell(self, item: ItemFields, value: Any) -> Any:
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    def cells(self, item: ItemFields, value: Any) -> list[Any]:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return [value if number else None]
 
     def number(self, value: Any) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -151,6 +166,7 @@ class _NumberKind(Kind):
 
 class IntegerKind(_NumberKind):
     name = "integer"
+    sheet_number = "count"
 
     def parse(self, item: ItemFields, text: str) -> int:
         return parsing.parse_integer(item, text)
@@ -172,6 +188,7 @@ class IntegerKind(_NumberKind):
 
 class DecimalKind(_NumberKind):
     name = "decimal"
+    sheet_number = "decimal"
 
     def parse(self, item: ItemFields, text: str) -> float | int:
         return parsing.parse_decimal(item, text)
@@ -187,6 +204,8 @@ class FractionKind(_NumberKind):
     """x / y: ``part`` of ``whole`` (documents signed digitally of all documents …)."""
 
     name = "fraction"
+    sheet_columns = 2  # the part and the whole, each a number
+    sheet_number = "count"
 
     def parse(self, item: ItemFields, text: str) -> FractionValue:
         return parsing.parse_fraction(item, text)
@@ -207,10 +226,10 @@ class FractionKind(_NumberKind):
         unit = f" {item.unit}" if with_unit and item.unit else ""
         return f"{format_number(value.part)}/{format_number(value.whole)}{unit}"
 
-    def cell(self, item: ItemFields, value: Any) -> Any:
+    def cells(self, item: ItemFields, value: Any) -> list[Any]:
         if isinstance(value, FractionValue):
-            return f"{value.part}/{value.whole}"
-        return None
+            return [value.part, value.whole]
+        return [None, None]
 
     def number(self, value: Any) -> float | None:
         if isinstance(value, FractionValue):
@@ -232,12 +251,14 @@ class ComputedKind(_NumberKind):
 
     name = "computed"
     asked = False
+    sheet_number = "decimal"
 
     def parse(self, item: ItemFields, text: str) -> Any:
         raise Refusal("computed")
 
     def spec_problems(self, item: ItemFields) -> list[str]:
-        return [] if item.calculate else ["computed item has no calculate"]
+        problems = super().spec_problems(item)
+        return problems if item.calculate else [*problems, "computed item has no calculate"]
 
 
 # Options ---------------------------------------------------------------------------------------
@@ -246,6 +267,8 @@ class ComputedKind(_NumberKind):
 class YesNoKind(Kind):
     name = "yes_no"
     scored_by = frozenset({"yes_no", "met"})
+    ticks_a_box = True
+    single_box = True
 
     def parse(self, item: ItemFields, text: str) -> bool:
         return parsing.parse_yes_no(text)
@@ -262,6 +285,7 @@ class TriStateKind(Kind):
 
     name = "tri_state"
     scored_by = frozenset({"tri_state", "met"})
+    ticks_a_box = True
 
     def parse(self, item: ItemFields, text: str) -> str:
         return parsing.match_option(self.choices(item), text)
@@ -274,6 +298,7 @@ class ChoiceKind(Kind):
     name = "choice"
     needs_options = True
     scored_by = frozenset({"choice", "met"})
+    ticks_a_box = True
 
     def parse(self, item: ItemFields, text: str) -> str:
         return parsing.match_option(self.choices(item), text)
@@ -286,6 +311,7 @@ class MultiChoiceKind(ChoiceKind):
     name = "multi_choice"
     multiple = True
     scored_by = frozenset({"choice"})
+    ticks_a_box = False  # several answers: printed as a list of boxes, not in one column
 
     def parse(self, item: ItemFields, text: str) -> list[str]:
         return parsing.match_options(self.choices(item), text)
@@ -311,6 +337,7 @@ class MultiChoiceKind(ChoiceKind):
 
 class TextKind(Kind):
     name = "text"
+    free_text = True
 
     def parse(self, item: ItemFields, text: str) -> str:
         return parsing.parse_text(text, item.max_length)

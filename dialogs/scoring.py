@@ -14,14 +14,23 @@ Quyết định 3871 forms), each with rules on items, in the style of the natio
 - ``met``: the points when the item's Kế hoạch 655 target is met.
 
 Bonus items ("cộng điểm khuyến khích") score on top of the others; each group is capped at its
-maximum (the sum of its non-bonus points). The points are defaults that the province can change
-in the file; they are not the province's official points, and documents say so.
+maximum (the sum of its non-bonus points).
+
+Arithmetic is done as printed: a ratio is rounded to 4 decimals, every rule's points to 2
+(half up) from the printed numbers, and groups and the total add the printed points, so a
+reviewer who checks the summary with a calculator gets the same figures.
+
+An item that does not apply (its ``relevant`` is false) scores as the rubric says
+(``not_applicable``, per rule or for the whole rubric): ``zero`` (the default: no points, the
+maximum unchanged), ``full`` (the rule's points) or ``exclude`` (left out of the maximum).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
+from fractions import Fraction
 from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +47,10 @@ from templates.wording import phrase, wording
 RuleKind = Literal["ratio", "yes_no", "choice", "tri_state", "target", "relative", "met"]
 # Rules that may score a ``value`` expression instead of the item's own answer.
 VALUE_RULES = ("ratio", "yes_no", "target", "relative")
+# What a rule scores when its item does not apply (see the module docstring).
+NotApplicable = Literal["zero", "full", "exclude"]
+POINT_PLACES = 2  # points are printed and added with 2 decimals
+RATIO_PLACES = 4  # ratios are printed and multiplied with 4 decimals
 TRI_STATE_SHARE = {"hoan_chinh": 1.0, "dang_thu_nghiem": 0.5}
 # Submissions whose answers count for the campaign's best value of a ``relative`` rule.
 CAMPAIGN_STATUSES = ("submitted", "approved")
@@ -55,6 +68,7 @@ class Rule(StrictModel):
     target: float | None = None
     scores: dict[str, float] | None = None
     bonus: bool | None = None
+    not_applicable: NotApplicable | None = None
 
 
 class Group(StrictModel):
@@ -71,9 +85,15 @@ class ClassBand(StrictModel):
 
 class Rubric(StrictModel):
     form: str
+    title: str = ""  # printed on the score page with the version
+    version: str = ""
+    not_applicable: NotApplicable = "zero"
     classes: tuple[ClassBand, ...] | None = None
     groups: tuple[Group, ...]
     path: str = ""
+
+    def when_not_applicable(self, rule: Rule) -> NotApplicable:
+        return rule.not_applicable or self.not_applicable
 
     def group_max(self, group: Group) -> float:
         return sum(r.points for r in group.rules if not self.is_bonus(r))
@@ -250,6 +270,8 @@ class RuleScore:
     label: str
     # Writing the explanation costs more than the points: only when someone reads it.
     explain: Callable[[], str] = field(repr=False, compare=False, default=lambda: "")
+    applies: bool = True  # False: the item does not apply ("không áp dụng")
+    counted: bool = True  # False: left out of the maximum (not_applicable: exclude)
 
     @cached_property
     def why(self) -> str:
@@ -287,11 +309,22 @@ class ScoreCard:
     klass: str
     bonus: float
     targets: list[TargetCheck] = field(default_factory=list)
+    rubric_title: str = ""
+    rubric_version: str = ""
+    bands: tuple[ClassBand, ...] = ()
+    percent: float = 0.0  # the index in percent, 2 decimals: what the class is read from
+    as_of: date | None = None  # the day the campaign's best values were taken
+    relative: bool = False  # some rule compares with the campaign
 
     def as_json(self) -> dict:
         return {
             "form": self.form,
             "rubric": self.rubric,
+            "rubric_title": self.rubric_title,
+            "rubric_version": self.rubric_version,
+            "percent": self.percent,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "bands": [{"name": b.name, "min": b.min} for b in self.bands],
             "groups": [
                 {
                     "code": g.code,
@@ -315,6 +348,8 @@ class ScoreCard:
                     "points": round(r.points, 2),
                     "max": round(r.max, 2),
                     "bonus": r.bonus,
+                    "applies": r.applies,
+                    "counted": r.counted,
                     "why": r.why,
                 }
                 for r in self.rules
@@ -345,6 +380,16 @@ def _expression(source: str) -> Expression:
 
 def _inputs(spec: FormSpec, rule: Rule, state: FormState) -> str:
     codes = _expression(rule.value).refs if rule.value else (rule.code,)
+    return _shown(spec, codes, state)
+
+
+def _gate(spec: FormSpec, rule: Rule, state: FormState) -> str:
+    """The answers that make the rule's item not apply ("5.2 = Chưa triển khai")."""
+    relevant = spec.by_code[rule.code].relevant
+    return _shown(spec, spec.expressions[relevant].refs, state) if relevant else ""
+
+
+def _shown(spec: FormSpec, codes, state: FormState) -> str:
     shown = []
     for code in codes:
         item = spec.by_code[code]
@@ -353,8 +398,32 @@ def _inputs(spec: FormSpec, rule: Rule, state: FormState) -> str:
     return "; ".join(shown)
 
 
-def _n(number: float) -> str:
-    return format_number(round(number, 2))
+def _n(number: float | Fraction, places: int = 2) -> str:
+    return format_number(float(number), places)
+
+
+@cache
+def _decimal(number: float) -> Fraction:
+    """A float as the decimal it is written as (0.1 → 1/10, not the binary 0.1000…0555)."""
+    return Fraction(repr(float(number)))
+
+
+def _round(value: Fraction, places: int) -> Fraction:
+    """``value`` (≥ 0) rounded half up, as people round: 0,375 → 0,38."""
+    scale = 10**places
+    scaled = value * scale
+    return Fraction((2 * scaled.numerator + scaled.denominator) // (2 * scaled.denominator), scale)
+
+
+def _result(product: Fraction) -> str:
+    """How a product is printed: "= 4,76", "= 4,762 ≈ 4,76" (the exact product, then the
+    points rounded to 2 decimals) or "≈ 0,67" when the product has no short decimal."""
+    points = _round(product, POINT_PLACES)
+    if points == product:
+        return f"= {_n(points)}"
+    if (product * 10**6).denominator == 1:
+        return f"= {_n(product, 6)} ≈ {_n(points)}"
+    return f"≈ {_n(points)}"
 
 
 def relative_values(spec: FormSpec, rubric: Rubric, state: FormState) -> dict[str, float]:
@@ -379,52 +448,80 @@ def best_of(spec: FormSpec, rubric: Rubric, states: list[FormState]) -> dict[str
 def _explanation(
     spec: FormSpec, rule: Rule, state: FormState, key: str, params: dict[str, Any]
 ) -> str:
-    shown = {k: _n(v) if isinstance(v, float) else v for k, v in params.items()}
-    why = phrase("why", key, inputs=_inputs(spec, rule, state), **shown)
+    shown = {
+        k: _n(v, RATIO_PLACES) if isinstance(v, Fraction | float) else v for k, v in params.items()
+    }
+    if "product" in params:
+        shown["result"] = _result(params["product"])
+        shown["points"] = _n(_round(params["product"], POINT_PLACES))
+    gate = _gate(spec, rule, state) if key.startswith("not_applicable") else ""
+    why = phrase("why", key, inputs=_inputs(spec, rule, state), gate=gate, **shown)
     return why + phrase("why", "bonus") if rule.bonus else why
 
 
+def _scored(key: str, product: Fraction, **params: Any) -> tuple[float, str, dict[str, Any]]:
+    points = float(_round(product, POINT_PLACES))
+    return points, key, {**params, "product": product}
+
+
 def _points(
-    spec: FormSpec, rule: Rule, values: dict[str, Any], best: dict[str, float]
+    spec: FormSpec,
+    rule: Rule,
+    values: dict[str, Any],
+    best: dict[str, float],
+    as_of: date | None = None,
 ) -> tuple[float, str, dict[str, Any]]:
-    """(points, the key of the explanation, its parameters)."""
-    m = float(rule.points)
+    """(points, the key of the explanation, its parameters). Points come from the numbers
+    as the explanation prints them (ratios rounded to 4 decimals); the parameters are
+    written out only when someone reads the explanation."""
+    m = _decimal(rule.points)
     value = rule_value(spec, rule, values)
     kind = rule.rule
     number = _number(value)
     if value is None or (kind in ("ratio", "target", "relative") and number is None):
         return 0.0, "unanswered", {}
     if kind == "ratio":
-        ratio = min(max(number, 0.0), 1.0)
-        return ratio * m, "ratio", {"ratio": ratio, "max": m, "points": ratio * m}
+        ratio = _round(_decimal(min(max(number, 0.0), 1.0)), RATIO_PLACES)
+        return _scored("ratio", ratio * m, ratio=ratio, max=m)
     if kind == "yes_no":
-        points = m if value is True or (rule.value is not None and bool(value)) else 0.0
-        return points, "yes_no", {"max": m, "points": points}
+        share = 1 if value is True or (rule.value is not None and bool(value)) else 0
+        return _scored("yes_no", share * m, max=m)
     if kind == "choice":
         scores = rule.scores or {}
         chosen = value if isinstance(value, list) else [value]
-        share = float(min(1.0, sum(scores.get(v, 0.0) for v in chosen)))
-        return share * m, "choice", {"share": share, "max": m, "points": share * m}
+        share = min(Fraction(1), sum(_decimal(scores.get(v, 0.0)) for v in chosen))
+        return _scored("choice", share * m, share=share, max=m)
     if kind == "tri_state":
-        points = TRI_STATE_SHARE.get(value, 0.0) * m
-        return points, "tri_state", {"max": m, "points": points}
+        return _scored("tri_state", _decimal(TRI_STATE_SHARE.get(value, 0.0)) * m, max=m)
     if kind == "target":
-        target = float(rule.target or 1.0)
-        points = min(max(number, 0.0) / target, 1.0) * m
-        return points, "target", {"target": target, "value": number, "max": m, "points": points}
+        target = _round(_decimal(rule.target or 1.0), RATIO_PLACES)
+        shown_value = _round(_decimal(max(number, 0.0)), RATIO_PLACES)
+        share = min(shown_value / target, Fraction(1))
+        return _scored("target", share * m, target=target, value=shown_value, max=m)
     if kind == "relative":
         top = max(best.get(rule.code, number), number)
-        if top <= 0:
-            return 0.0, "relative_no_best", {}
-        points = max(number, 0.0) / top * m
-        return points, "relative", {"best": top, "value": number, "max": m, "points": points}
+        shown_value = _round(_decimal(max(number, 0.0)), RATIO_PLACES)
+        shown_top = _round(_decimal(top), RATIO_PLACES)
+        day = as_of.strftime("%d/%m/%Y") if as_of else ""
+        if shown_top <= 0:
+            return 0.0, "relative_no_best", {"as_of": day}
+        product = shown_value / shown_top * m
+        return _scored("relative", product, best=shown_top, value=shown_value, max=m, as_of=day)
     # met: the item's own Kế hoạch 655 target
     target = spec.by_code[rule.code].target
     met = bool(target and target.met(value))
-    points = m if met else 0.0
     verdict = wording()["met"] if met else wording()["not_met"]
     text = target.text if target else ""
-    return points, "met", {"target": text, "verdict": verdict, "max": m, "points": points}
+    return _scored("met", m if met else Fraction(0), target=text, verdict=verdict, max=m)
+
+
+def _not_applicable(rule: Rule, how: NotApplicable) -> tuple[float, str, dict[str, Any]]:
+    full = how == "full" and not rule.bonus
+    return _scored(
+        f"not_applicable_{how}",
+        _decimal(rule.points) if full else Fraction(0),
+        max=_decimal(rule.points),
+    )
 
 
 def target_checks(spec: FormSpec, state: FormState) -> list[TargetCheck]:
@@ -451,9 +548,11 @@ def score(
     state: FormState,
     rubric: Rubric | None = None,
     best: dict[str, float] | None = None,
+    as_of: date | None = None,
 ) -> ScoreCard:
     """The score card of one submission. ``best``: the campaign's best value of each
-    ``relative`` rule (``best_of``); without it the submission is compared with itself."""
+    ``relative`` rule (``best_of``); without it the submission is compared with itself.
+    ``as_of``: the day ``best`` was taken, printed with the relative rules."""
     rubric = rubric if rubric is not None else rubric_for(spec)
     targets = target_checks(spec, state)
     if rubric is None:
@@ -461,14 +560,23 @@ def score(
     best = best or {}
     groups: list[GroupScore] = []
     rules: list[RuleScore] = []
+    total = maximum = bonus_total = Fraction(0)
     for group in rubric.groups:
-        base = bonus = 0.0
+        base = bonus = top = Fraction(0)
         for rule in group.rules:
-            points, key, params = _points(spec, rule, state.values, best)
-            if rule.bonus:
-                bonus += points
+            applies = state.applies.get(rule.code, True)
+            how = rubric.when_not_applicable(rule)
+            if applies:
+                points, key, params = _points(spec, rule, state.values, best, as_of)
             else:
-                base += points
+                points, key, params = _not_applicable(rule, how)
+            counted = applies or how != "exclude"
+            exact = _decimal(points)
+            if rule.bonus:
+                bonus += exact
+            else:
+                base += exact
+                top += _decimal(rule.points) if counted else 0
             rules.append(
                 RuleScore(
                     code=rule.code,
@@ -479,26 +587,36 @@ def score(
                     bonus=bool(rule.bonus),
                     label=spec.by_code[rule.code].label,
                     explain=partial(_explanation, spec, rule, state, key, params),
+                    applies=applies,
+                    counted=counted,
                 )
             )
-        top = rubric.group_max(group)
-        groups.append(GroupScore(group.code, group.title, min(base + bonus, top), top, bonus))
-    total = sum(g.points for g in groups)
-    maximum = sum(g.max for g in groups)
-    index = total / maximum if maximum else 0.0
-    percent = round(index * 100, 6)
-    klass = next((b.name for b in rubric.bands() if percent >= b.min), rubric.bands()[-1].name)
+        points = min(base + bonus, top)
+        groups.append(GroupScore(group.code, group.title, float(points), float(top), float(bonus)))
+        total += points
+        maximum += top
+        bonus_total += bonus
+    index = float(total / maximum) if maximum else 0.0
+    percent = _round(total * 100 / maximum, POINT_PLACES) if maximum else Fraction(0)
+    bands = rubric.bands()
+    klass = next((b.name for b in bands if percent >= _decimal(b.min)), bands[-1].name)
     return ScoreCard(
         form=spec.id,
         rubric=_display_path(rubric.path),
         groups=groups,
         rules=rules,
-        total=total,
-        max=maximum,
+        total=float(total),
+        max=float(maximum),
         index=index,
         klass=klass,
-        bonus=sum(g.bonus for g in groups),
+        bonus=float(bonus_total),
         targets=targets,
+        rubric_title=rubric.title,
+        rubric_version=rubric.version,
+        bands=bands,
+        percent=float(percent),
+        as_of=as_of,
+        relative=bool(rubric.relative_rules),
     )
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from dialogs import spec_cache
 from dialogs.expressions import Expression, ExpressionError
 from dialogs.kinds import KINDS, Kind, kind_of
 
 FORMS_DIR = Path(__file__).parent / "forms"
+
+# How a printed table column is filled (see dialogs/forms/README.md, "Tables").
+ColumnRole = Literal["index", "label", "unit", "check", "answer"]
 
 
 class SpecError(ValueError):
@@ -88,12 +91,18 @@ class Item(StrictModel):
     max: float | None = None
     max_length: int = 1000
     plain: bool = False  # a number written without thousands separators (a year: 2020)
+    percent: bool = False  # a ratio written as a percentage (0,98 → 98 %)
     table: str | None = None
     row: str | None = None
+    column: str | None = None  # the key of the table column the answer is printed in
+    note: str | None = None  # printed under the item's line, as the form prints it
+    marker: str | None = None  # the printed bullet when it is not the numbering ("-", "+")
+    single_box: bool = False  # yes_no printed as one tick box before the label
 
     # Filled in by the loader.
     section: int = 0
     index: int = 0
+    _year_offset: int | None = PrivateAttr(default=None)
 
     @field_validator("code")
     @classmethod
@@ -121,12 +130,9 @@ class Item(StrictModel):
 
     @property
     def year_offset(self) -> int | None:
-        """Investment-table columns are relative to the campaign year (N-1, N)."""
-        if self.code.endswith(".prev"):
-            return -1
-        if self.code.endswith(".curr"):
-            return 0
-        return None
+        """The year of the table column the item fills, relative to the campaign year (N-1 →
+        -1, N → 0); None when it is not in a year column."""
+        return self._year_offset
 
     def choices(self) -> list[tuple[Any, str]]:
         """(value, label) pairs a person may pick from, for kinds that have them."""
@@ -134,26 +140,81 @@ class Item(StrictModel):
 
 
 class Heading(StrictModel):
-    """A printed row or line that groups items and asks nothing (e.g. "2 | Thông tin …")."""
+    """A printed row or line that groups items and asks nothing (e.g. "2 | Thông tin …").
+    In a table (``table``, ``row``) it is a group row of its own, or the text of the row
+    that items with the same ``row`` fill."""
 
     code: str
     heading: str
+    table: str | None = None
+    row: str | None = None
+    marker: str | None = None
     section: int = 0
+
+
+class Note(StrictModel):
+    """Printed text that asks nothing, where the form prints it: "Ghi chú: …", "Nếu có:",
+    "Trong đó:", or dotted lines to write on. ``about``: the item it explains, so the
+    conversation can show it with that item's question."""
+
+    note: str = ""
+    about: str | None = None
+    lines: int = Field(default=0, ge=0, le=20)  # dotted lines printed under the text
+    # Filled in by the loader: the code of the entry the note follows (None: section start).
+    _after: str | None = PrivateAttr(default=None)
+
+    @property
+    def after(self) -> str | None:
+        return self._after
+
+
+class Column(StrictModel):
+    """A column of a printed table and how it is filled."""
+
+    title: str
+    role: ColumnRole
+    key: str | None = None  # what items write in ``column:``
+    value: bool | str | None = None  # check: the answer that ticks the box (true, hoan_chinh)
+    year: int | None = None  # answer: a year column relative to the campaign year (N-1: -1)
+    group: str | None = None  # a header printed over the adjacent columns of the same group
 
 
 class Table(StrictModel):
     title: str
-    columns: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
+
+    def roles(self) -> list[str]:
+        return [column.role for column in self.columns]
+
+    def column(self, key: str) -> Column | None:
+        return next((c for c in self.columns if c.key is not None and c.key == key), None)
+
+    @property
+    def answer_columns(self) -> list[Column]:
+        return [c for c in self.columns if c.role == "answer"]
 
 
 class Section(StrictModel):
     number: int
     title: str
     entries: tuple[Annotated[Item | Heading, Field(union_mode="left_to_right")], ...] = ()
+    notes: tuple[Note, ...] = ()
 
     @property
     def items(self) -> list[Item]:
         return [e for e in self.entries if isinstance(e, Item)]
+
+    @property
+    def printed(self) -> list[Item | Heading | Note]:
+        """Entries and notes in printed order."""
+        pending: dict[str | None, list[Note]] = {}
+        for note in self.notes:
+            pending.setdefault(note.after, []).append(note)
+        ordered: list[Item | Heading | Note] = list(pending.get(None, []))
+        for entry in self.entries:
+            ordered.append(entry)
+            ordered.extend(pending.get(entry.code, []))
+        return ordered
 
 
 class FormSpec(StrictModel):
@@ -175,6 +236,17 @@ class FormSpec(StrictModel):
     @cached_property
     def headings(self) -> list[Heading]:
         return [e for s in self.sections for e in s.entries if isinstance(e, Heading)]
+
+    @cached_property
+    def notes(self) -> list[Note]:
+        return [note for section in self.sections for note in section.notes]
+
+    def notes_about(self, code: str) -> list[str]:
+        """What the form prints to explain an item: its own ``note`` and the notes
+        ``about`` it, in printed order."""
+        item = self.by_code.get(code)
+        own = [item.note] if item is not None and item.note else []
+        return own + [n.note for n in self.notes if n.about == code and n.note]
 
     @cached_property
     def expressions(self) -> dict[str, Expression]:
@@ -222,9 +294,27 @@ class FormSpec(StrictModel):
         return ordered
 
 
-def _section_entries(raw_section: dict, where: str, problems: list[str]) -> list[Any]:
+def _section_entries(
+    raw_section: dict, where: str, problems: list[str]
+) -> tuple[list[Any], list[Note]]:
+    """(items and headings, notes) of one section; each note knows the entry it follows."""
     entries: list[Any] = []
+    notes: list[Note] = []
     for raw in raw_section.get("items") or []:
+        if isinstance(raw, dict) and "note" in raw and not {"code", "kind", "heading"} & set(raw):
+            after = entries[-1].code if entries else None
+            try:
+                note = Note.model_validate(raw)
+            except ValidationError as exc:
+                for err in exc.errors():
+                    field = ".".join(str(p) for p in err["loc"]) or "note"
+                    problems.append(
+                        f"{where}: note after {after or 'the section start'}: {field}: {err['msg']}"
+                    )
+                continue
+            note._after = after
+            notes.append(note)
+            continue
         code = raw.get("code", "?") if isinstance(raw, dict) else "?"
         model = Heading if isinstance(raw, dict) and "heading" in raw else Item
         if model is Item and isinstance(raw, dict) and raw.get("kind") not in KINDS:
@@ -238,7 +328,7 @@ def _section_entries(raw_section: dict, where: str, problems: list[str]) -> list
                 problems.append(f"{where}: item {code}: {field}: {err['msg']}")
         except TypeError:
             problems.append(f"{where}: item {code}: not a mapping")
-    return entries
+    return entries, notes
 
 
 def _check_expressions(spec: FormSpec, where: str, problems: list[str]) -> None:
@@ -329,6 +419,52 @@ def _check_items(spec: FormSpec, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: item {item.code}: {problem}")
         if item.table and item.table not in spec.tables:
             problems.append(f"{where}: item {item.code}: unknown table {item.table!r}")
+    for heading in spec.headings:
+        if heading.table and heading.table not in spec.tables:
+            problems.append(f"{where}: item {heading.code}: unknown table {heading.table!r}")
+    for note in spec.notes:
+        if note.about is not None and note.about not in spec.by_code:
+            problems.append(f"{where}: note after {note.after}: about unknown code {note.about}")
+        if not note.note and not note.lines:
+            problems.append(f"{where}: note after {note.after}: give a text or lines")
+
+
+def _check_tables(spec: FormSpec, where: str, problems: list[str]) -> None:
+    """Columns say how they are filled, and every table item has a column to go to."""
+    for name, table in spec.tables.items():
+        here = f"{where}: table {name}"
+        keys = [c.key for c in table.columns if c.key is not None]
+        if len(keys) != len(set(keys)):
+            problems.append(f"{here}: column keys must be unique")
+        for role in ("index", "label", "unit"):
+            if table.roles().count(role) > 1:
+                problems.append(f"{here}: more than one {role} column")
+        for column in table.columns:
+            if column.role == "check" and column.value is None:
+                problems.append(f"{here}: column {column.title}: a check column needs a value")
+            if column.year is not None and column.role != "answer":
+                problems.append(f"{here}: column {column.title}: only answer columns have a year")
+    for item in spec.items:
+        here = f"{where}: item {item.code}"
+        table = spec.tables.get(item.table or "")
+        if item.column is not None and table is None:
+            problems.append(f"{here}: column {item.column!r} without a table")
+            continue
+        if table is None:
+            continue
+        if item.column is not None:
+            column = table.column(item.column)
+            if column is None or column.role != "answer":
+                problems.append(f"{here}: table {item.table} has no answer column {item.column!r}")
+            else:
+                item._year_offset = column.year
+        elif item.type.ticks_a_box and "check" not in table.roles():
+            problems.append(f"{here}: table {item.table} has no check column for a {item.kind}")
+        elif item.type.is_number and len(table.answer_columns) != 1:
+            problems.append(
+                f"{here}: name its column (table {item.table} has "
+                f"{len(table.answer_columns)} answer columns)"
+            )
 
 
 def parse_spec(data: Any, where: str) -> FormSpec:
@@ -338,13 +474,14 @@ def parse_spec(data: Any, where: str) -> FormSpec:
         raise SpecError([f"{where}: the spec must be a mapping with id, title and sections"])
     sections = []
     for raw_section in data.get("sections") or []:
-        entries = _section_entries(raw_section, where, problems)
+        entries, notes = _section_entries(raw_section, where, problems)
         try:
             sections.append(
                 Section(
                     number=raw_section.get("number"),
                     title=raw_section.get("title"),
                     entries=tuple(entries),
+                    notes=tuple(notes),
                 )
             )
         except ValidationError as exc:
@@ -365,6 +502,7 @@ def parse_spec(data: Any, where: str) -> FormSpec:
             object.__setattr__(item, "index", position)
             position += 1
     _check_items(spec, where, problems)
+    _check_tables(spec, where, problems)
     _check_expressions(spec, where, problems)
     _check_cycles(spec, where, problems)
     if problems:

@@ -1,5 +1,10 @@
-"""The ranking spreadsheet of a campaign (one form, one year): one row per unit with its rank,
-score, section scores and every answer and computed value (``formbot export --xlsx``).
+"""The ranking spreadsheet of a campaign (one form, one year), ``formbot export --xlsx``:
+
+- "Xếp hạng", print-ready: a title row (form, year, the day it was made), one row per unit
+  with its rank, score, index and section scores; A4 landscape, one page wide, the header
+  row repeated on every page, frozen and filtered;
+- "Số liệu": every answer and computed value of every unit, numbers as numbers (a fraction
+  x / y as two numbers), frozen and filtered.
 
 Anything a person typed is written as text: a cell that begins with ``=``, ``+``, ``-`` or ``@``
 is stored as a string with Excel's quote prefix, so opening the file runs no formula.
@@ -7,24 +12,40 @@ is stored as a string with Excel's quote prefix, so opening the file runs no for
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from datetime import date
 from io import BytesIO
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from dialogs.scoring import CAMPAIGN_STATUSES, ScoreCard, best_of, rubric_for, score
+from dialogs.services import Ranker, Ranking
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec, Item
 from dialogs.state import FormState
 from storage.campaigns import load_campaign
 from storage.db import Database
-from templates.context import safe_text
+from templates.context import safe_text, vietnam_today
 from templates.wording import phrase, wording
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Number formats: points with two decimals, the index in percent, counts as integers.
+POINTS = "0.00"
+PERCENT = "0.00%"
+COUNT = "#,##0"
+DECIMAL = "#,##0.00"
+# How the kinds' numbers are written (dialogs.kinds.Kind.sheet_number).
+SHEET_NUMBER_FORMATS = {"count": COUNT, "decimal": DECIMAL}
+THIN = Side(style="thin", color="000000")
+BOXED = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+BOLD = Font(bold=True)
+WRAP = Alignment(wrap_text=True, vertical="top")
+HEAD = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
 
 @dataclass(frozen=True)
@@ -34,32 +55,35 @@ class UnitRow:
     state: FormState
     card: ScoreCard
     rank: int = 0
+    submission_id: int | None = None
 
 
 async def campaign_rows(session, spec: FormSpec, year: int) -> list[UnitRow]:
     """Every unit's submission of ``spec`` for ``year``, scored and ranked (best first)."""
     data = await load_campaign(session, spec.id, year)
     stored = parse_answer_rows(spec, data.answers)
-    return rank_rows(
-        spec,
-        [
-            (data.units[s.unit_id].name, s.status, FormState(spec, stored.get(s.id, {})))
-            for s in data.submissions
-        ],
-    )
+    states = {s.id: FormState(spec, stored.get(s.id, {})) for s in data.submissions}
+    names = {s.id: data.units[s.unit_id].name for s in data.submissions}
+    ranked = rank_rows(spec, [(names[s.id], s.status, states[s.id]) for s in data.submissions])
+    ids = {name: submission_id for submission_id, name in names.items()}
+    return [dataclasses.replace(row, submission_id=ids.get(row.unit)) for row in ranked]
 
 
-def rank_rows(spec: FormSpec, units: list[tuple[str, str, FormState]]) -> list[UnitRow]:
+def rank_rows(
+    spec: FormSpec, units: list[tuple[str, str, FormState]], as_of: date | None = None
+) -> list[UnitRow]:
     """Score ``(unit, status, state)`` triples of one campaign and rank them by total (equal
-    totals share a rank: 1, 2, 2, 4). Relative rules compare with the best submitted unit."""
+    totals share a rank: 1, 2, 2, 4). Relative rules compare with the best submitted unit
+    (as of ``as_of``, default today)."""
     rubric = rubric_for(spec)
     best = (
         best_of(spec, rubric, [st for _, status, st in units if status in CAMPAIGN_STATUSES])
         if rubric
         else {}
     )
+    as_of = as_of or vietnam_today()
     scored = [
-        UnitRow(name, status, state, score(spec, state, rubric, best))
+        UnitRow(name, status, state, score(spec, state, rubric, best, as_of=as_of))
         for name, status, state in units
     ]
     scored.sort(key=lambda row: (-round(row.card.total, 6), row.unit))
@@ -67,54 +91,94 @@ def rank_rows(spec: FormSpec, units: list[tuple[str, str, FormState]]) -> list[U
     for position, row in enumerate(scored, start=1):
         previous = ranked[-1] if ranked else None
         same = previous is not None and round(previous.card.total, 6) == round(row.card.total, 6)
-        ranked.append(
-            UnitRow(row.unit, row.status, row.state, row.card, previous.rank if same else position)
-        )
+        ranked.append(dataclasses.replace(row, rank=previous.rank if same else position))
     return ranked
 
 
-def _cell_value(item: Item, value: Any) -> Any:
-    """Numbers stay numbers (so the sheet can sum and sort); everything else is text."""
-    cell = item.type.cell(item, value)
-    return safe_text(cell) if isinstance(cell, str) else cell
+def _number_format(item: Item) -> str | None:
+    if item.percent:
+        return PERCENT
+    if item.plain:
+        return "0"
+    return SHEET_NUMBER_FORMATS.get(item.type.sheet_number)
 
 
-def _put(sheet, row: int, column: int, value: Any) -> None:
+def _put(sheet: Worksheet, row: int, column: int, value: Any, number_format: str | None = None):
     cell = sheet.cell(row=row, column=column, value=value)
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         cell.data_type = "s"
         cell.quotePrefix = True
+    if number_format and isinstance(value, int | float) and not isinstance(value, bool):
+        cell.number_format = number_format
+    return cell
 
 
-def write_xlsx(spec: FormSpec, year: int, rows: list[UnitRow]) -> bytes:
+def _title(sheet: Worksheet, spec: FormSpec, year: int, made: date, columns: int) -> None:
+    """Rows 1–2: the form and the year, the day the sheet was made and the rubric."""
+    rubric = rubric_for(spec)
+    scored_by = (
+        phrase("score", "rubric", title=rubric.title, version=rubric.version)
+        if rubric and rubric.title
+        else ""
+    )
+    title = phrase("export", "title", form=safe_text(spec.title), year=year)
+    made_line = phrase("export", "made", day=made.strftime("%d/%m/%Y"), rubric=scored_by)
+    for row, text, font in (
+        (1, title, Font(bold=True, size=14)),
+        (2, made_line, Font(italic=True)),
+    ):
+        cell = _put(sheet, row, 1, text)
+        cell.font = font
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=max(columns, 1))
+    sheet.row_dimensions[1].height = 36
+    sheet.row_dimensions[2].height = 30
+
+
+def _print_setup(sheet: Worksheet, header_rows: str, landscape: bool, one_page_wide: bool) -> None:
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
+    if one_page_wide:
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = header_rows
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+    sheet.oddFooter.center.text = "&P/&N"
+    sheet.print_options.horizontalCentered = True
+    # Grid lines on paper rather than a border per cell (which costs openpyxl a style lookup
+    # per cell).
+    sheet.print_options.gridLines = True
+
+
+def _ranking_sheet(sheet: Worksheet, spec: FormSpec, year: int, rows: list[UnitRow], made: date):
     words = wording()["export"]
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = words["sheet"]
-    groups = rows[0].card.groups if rows and rows[0].card.groups else []
-    if not groups and (rubric := rubric_for(spec)) is not None:
-        groups = score(spec, FormState(spec, {}), rubric).groups
-    fixed = [
-        (words["rank"], ""),
-        (words["unit"], ""),
-        (words["status"], ""),
-        (words["total"], ""),
-        (words["max"], ""),
-        (words["index"], ""),
-        (words["class"], ""),
-        (words["bonus"], ""),
-    ] + [(phrase("export", "group", code=g.code), g.title) for g in groups]
-    items = spec.items
-    header_codes = [code for code, _ in fixed] + [item.code for item in items]
-    header_labels = [label for _, label in fixed] + [item.label for item in items]
-    bold = Font(bold=True)
-    for column, (code, label) in enumerate(zip(header_codes, header_labels, strict=True), 1):
-        _put(sheet, 1, column, code)
-        _put(sheet, 2, column, safe_text(label))
-        sheet.cell(row=1, column=column).font = bold
-        sheet.cell(row=2, column=column).alignment = Alignment(wrap_text=True, vertical="top")
+    groups = _groups(spec, rows)
+    # Widths (characters) that fit A4 landscape at about 90 %: long texts wrap.
+    headers = [
+        (words["rank"], 6, "0"),
+        (words["unit"], 36, None),
+        (words["status"], 11, None),
+        (words["total"], 9, POINTS),
+        (words["max"], 9, POINTS),
+        (words["index"], 9, PERCENT),
+        (words["class"], 10, None),
+        (words["bonus"], 11, POINTS),
+    ] + [
+        (f"{phrase('export', 'group', code=g.code)}\n{safe_text(g.title)}", 12, POINTS)
+        for g in groups
+    ]
+    _title(sheet, spec, year, made, len(headers))
+    header = 3
+    for column, (text, width, _format) in enumerate(headers, start=1):
+        cell = _put(sheet, header, column, text)
+        cell.font, cell.alignment, cell.border = BOLD, HEAD, BOXED
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    longest = max(len(g.title) for g in groups) if groups else 0
+    sheet.row_dimensions[header].height = 15 * (2 + longest // 11)
     statuses = words["statuses"]
-    for number, row in enumerate(rows, start=3):
+    for number, row in enumerate(rows, start=header + 1):
         card = row.card
         values: list[Any] = [
             row.rank,
@@ -122,20 +186,89 @@ def write_xlsx(spec: FormSpec, year: int, rows: list[UnitRow]) -> bytes:
             statuses.get(row.status, row.status),
             round(card.total, 2),
             round(card.max, 2),
-            round(card.index, 4),
+            round(card.percent / 100, 4),
             card.klass,
             round(card.bonus, 2),
         ]
         values += [round(g.points, 2) for g in card.groups]
-        values += [_cell_value(item, row.state.value(item.code)) for item in items]
-        for column, value in enumerate(values, start=1):
-            if value is not None:
-                _put(sheet, number, column, value)
-    sheet.freeze_panes = "C3"
-    sheet.column_dimensions["B"].width = 36
-    for column in range(3, len(header_codes) + 1):
-        sheet.column_dimensions[get_column_letter(column)].width = 14
-    sheet.row_dimensions[2].height = 60
+        for column, (value, (_text, _width, number_format)) in enumerate(
+            zip(values, headers, strict=False), start=1
+        ):
+            cell = _put(sheet, number, column, value, number_format)
+            if column == 2:
+                cell.alignment = WRAP
+    last = header + max(len(rows), 1)
+    sheet.freeze_panes = sheet.cell(row=header + 1, column=3)
+    sheet.auto_filter.ref = f"A{header}:{get_column_letter(len(headers))}{last}"
+    _print_setup(sheet, f"{header}:{header}", landscape=True, one_page_wide=True)
+
+
+def _groups(spec: FormSpec, rows: list[UnitRow]):
+    if rows and rows[0].card.groups:
+        return rows[0].card.groups
+    rubric = rubric_for(spec)
+    return score(spec, FormState(spec, {}), rubric).groups if rubric else []
+
+
+def _data_sheet(sheet: Worksheet, spec: FormSpec, year: int, rows: list[UnitRow], made: date):
+    """Every answer: row 3 the item codes, row 4 the labels (a fraction's two columns share
+    them), one row per unit below."""
+    words = wording()["export"]
+    items = spec.items
+    widths = [[item, item.type.sheet_columns] for item in items]
+    columns = 2 + sum(span for _, span in widths)
+    _title(sheet, spec, year, made, min(columns, 12))
+    codes, labels = 3, 4
+    for column, text in ((1, words["rank"]), (2, words["unit"])):
+        for row in (codes, labels):
+            cell = _put(sheet, row, column, text if row == codes else "")
+            cell.font, cell.alignment, cell.border = BOLD, HEAD, BOXED
+    sheet.column_dimensions["A"].width = 7
+    sheet.column_dimensions["B"].width = 40
+    column = 3
+    for item, span in widths:
+        for row, text in ((codes, item.code), (labels, safe_text(item.label))):
+            cell = _put(sheet, row, column, text)
+            cell.font = BOLD if row == codes else Font(size=9)
+            cell.alignment = HEAD if row == codes else WRAP
+            cell.border = BOXED
+            if span > 1:
+                sheet.merge_cells(
+                    start_row=row, start_column=column, end_row=row, end_column=column + span - 1
+                )
+        width = 13 if item.type.sheet_number else 30
+        for offset in range(span):
+            sheet.column_dimensions[get_column_letter(column + offset)].width = width
+        column += span
+    sheet.row_dimensions[labels].height = 120
+    for number, row in enumerate(rows, start=labels + 1):
+        _put(sheet, number, 1, row.rank, "0")
+        _put(sheet, number, 2, safe_text(row.unit)).alignment = WRAP
+        column = 3
+        for item, span in widths:
+            number_format = _number_format(item)
+            for offset, value in enumerate(item.type.cells(item, row.state.value(item.code))):
+                if value is not None:
+                    value = safe_text(value) if isinstance(value, str) else value
+                    _put(sheet, number, column + offset, value, number_format)
+            column += span
+    last = labels + max(len(rows), 1)
+    sheet.freeze_panes = sheet.cell(row=labels + 1, column=3)
+    sheet.auto_filter.ref = f"A{labels}:{get_column_letter(columns)}{last}"
+    _print_setup(sheet, f"{codes}:{labels}", landscape=True, one_page_wide=False)
+    sheet.print_title_cols = "A:B"
+
+
+def write_xlsx(spec: FormSpec, year: int, rows: list[UnitRow], made: date | None = None) -> bytes:
+    """The ranking workbook of ``rows`` (``campaign_rows``); ``made``: the day printed in its
+    title (default today)."""
+    made = made or vietnam_today()
+    words = wording()["export"]
+    workbook = Workbook()
+    ranking = workbook.active
+    ranking.title = words["sheet"]
+    _ranking_sheet(ranking, spec, year, rows, made)
+    _data_sheet(workbook.create_sheet(words["data_sheet"]), spec, year, rows, made)
     output = BytesIO()
     workbook.save(output)
     return output.getvalue()
@@ -148,10 +281,9 @@ async def export_campaign(database: Database, spec: FormSpec, year: int) -> tupl
     return write_xlsx(spec, year, rows), len(rows)
 
 
-def campaign_ranking(database: Database):
-    """The staff services' ranker (``dialogs.services.Ranker``): every unit of a campaign,
-    scored and ranked, and the ranking sheet."""
-    from dialogs.services import Ranking
+def campaign_ranking(database: Database) -> Ranker:
+    """The staff services' ranker: every unit of a campaign, scored and ranked, and the
+    ranking workbook."""
 
     async def rank(spec: FormSpec, year: int) -> Ranking:
         async with database.session() as session:

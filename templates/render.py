@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from copy import deepcopy
 from datetime import UTC, datetime
 from functools import cache
 from io import BytesIO
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Cm
+from docx.shared import Cm, Mm
 from docxtpl import DocxTemplate, Listing
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
@@ -29,7 +30,8 @@ from dialogs.snapshot import Snapshot, load_snapshot
 from dialogs.spec import FormSpec
 from dialogs.text import fold
 from storage.db import Database
-from templates.context import build_context, date_parts
+from templates.context import bodies, build_context, dated, vietnam_today
+from templates.layout import HEADER_LEFT_MM, TEXT_WIDTH_MM
 
 TEMPLATES_DIR = Path(__file__).parent
 DOCX_TEMPLATE = TEMPLATES_DIR / "form.docx"
@@ -39,39 +41,23 @@ MIME_TYPES = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
-# Column widths (cm) of the printed tables in the DOCX by role; the label column takes the rest.
-TEXT_WIDTH_CM = 17.0
+# Column widths (cm) of the printed tables in the DOCX by the column's class (as in form.css);
+# the label column takes the rest.
+TEXT_WIDTH_CM = TEXT_WIDTH_MM / 10
 ROLE_WIDTHS_CM = {
     "index": 1.2,
-    "code": 1.6,
-    "value": 3.4,
-    "yes": 1.7,
-    "no": 1.7,
-    "hoan_chinh": 2.0,
-    "dang_thu_nghiem": 2.0,
-    "chua_co": 2.0,
-    "unit": 1.8,
-    "quantity": 2.6,
-    "prev": 2.2,
-    "curr": 2.2,
-    "ten": 2.6,
-    "ncc": 2.4,
-    "tinhnang": 3.0,
-    "vb": 4.5,
-    "text": 3.2,
+    "code": 1.8,
+    "unit": 2.0,
+    "check": 1.8,
+    "answer": 2.6,
+    "year": 2.2,
+    "answer-text": 3.0,
+    "value": 3.0,
+    "target": 3.2,
     "verdict": 2.0,
 }
-CENTERED_ROLES = {
-    "index",
-    "code",
-    "verdict",
-    "yes",
-    "no",
-    "hoan_chinh",
-    "dang_thu_nghiem",
-    "chua_co",
-    "unit",
-}
+CENTERED_ROLES = {"index", "code", "unit", "check", "verdict"}
+RIGHT_ROLES = {"answer", "year"}
 # WeasyPrint shares Pango/fontconfig state: one PDF at a time per process.
 _pdf_lock = threading.Lock()
 
@@ -82,13 +68,15 @@ _pdf_lock = threading.Lock()
 async def load_scored(
     session, submission_id: int, forms: dict[str, FormSpec] | None = None
 ) -> tuple[Snapshot, ScoreCard] | None:
-    """The submission and its score card (relative rules against its campaign)."""
+    """The submission and its score card (relative rules against its campaign as it stands
+    today, and dated today)."""
     snapshot = await load_snapshot(session, submission_id, forms)
     if snapshot is None:
         return None
     rubric = rubric_for(snapshot.spec)
     best = await campaign_best(session, snapshot.spec, snapshot.submission.year, rubric)
-    return snapshot, score(snapshot.spec, snapshot.state, rubric, best)
+    card = score(snapshot.spec, snapshot.state, rubric, best, as_of=vietnam_today())
+    return snapshot, card
 
 
 async def submission_context(
@@ -122,6 +110,7 @@ def _html_environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["lines"] = _lines
+    environment.filters["bodies"] = bodies
     return environment
 
 
@@ -183,10 +172,20 @@ def _docx_values(value: Any) -> Any:
 def render_docx(context: dict) -> bytes:
     template = DocxTemplate(BytesIO(_docx_template_bytes()))
     template.render(_docx_values(context), jinja_env=Environment(), autoescape=True)
+    _shape_header(template.docx, context)
     _shape_tables(template.docx, context)
     output = BytesIO()
     template.save(output)
     return output.getvalue()
+
+
+def _shape_header(document, context: dict) -> None:
+    """The rule under the issuing body's name: centred, as long as the context says."""
+    cell = document.tables[0].rows[0].cells[0]
+    rule = cell.paragraphs[-1]
+    side = max((HEADER_LEFT_MM - context["header"]["rule_mm"]) / 2, 0)
+    rule.paragraph_format.left_indent = Mm(side)
+    rule.paragraph_format.right_indent = Mm(side)
 
 
 def _table_blocks(context: dict) -> list[dict]:
@@ -194,16 +193,16 @@ def _table_blocks(context: dict) -> list[dict]:
 
 
 def _shape_tables(document, context: dict) -> None:
-    """Widths, alignment and bold group rows of the printed tables: the template has one
-    generic table whose columns come from the form, so the layout follows the columns' roles."""
+    """Widths, alignment, bold group rows, merged headers and "không áp dụng" cells of the
+    printed tables: the template has one generic table whose columns come from the form, so
+    the layout follows the columns' roles."""
     blocks = _table_blocks(context)
     position = 0
     for table in document.tables:
         if position >= len(blocks):
             break
         block = blocks[position]
-        header = [cell.text for cell in table.rows[0].cells]
-        if header != block["columns"]:
+        if [cell.text for cell in table.rows[0].cells] != block["columns"]:
             continue
         position += 1
         roles = block["roles"]
@@ -215,19 +214,84 @@ def _shape_tables(document, context: dict) -> None:
         table.autofit = False
         for column, width in zip(table.columns, widths, strict=False):
             column.width = Cm(width)
-        for row, data in zip(table.rows[1:], block["rows"], strict=False):
-            for cell, role, width in zip(row.cells, roles, widths, strict=False):
+        for row in table.rows:
+            for cell, width in zip(row.cells, widths, strict=False):
                 cell.width = Cm(width)
+        for row, data in zip(table.rows[1:], block["rows"], strict=False):
+            for cell, role in zip(row.cells, roles, strict=False):
                 for paragraph in cell.paragraphs:
                     if role in CENTERED_ROLES:
                         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-                    elif role in ("quantity", "prev", "curr"):
+                    elif role in RIGHT_ROLES:
                         paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
                     if data["group"]:
+                        # Word keeps a row with the next when its paragraphs are kept so.
+                        paragraph.paragraph_format.keep_with_next = True
                         for run in paragraph.runs:
                             run.bold = True
-        for cell, width in zip(table.rows[0].cells, widths, strict=False):
-            cell.width = Cm(width)
+            if data["span"]:
+                _merge_not_applicable(row, *data["span"])
+        if block["groups"]:
+            _group_header(table, block["groups"])
+
+
+def _merge_not_applicable(row, start: int, count: int) -> None:
+    cells = row.cells
+    for cell in cells[start + 1 : start + count]:
+        _clear(cell)
+    merged = cells[start].merge(cells[start + count - 1])
+    _tidy(merged)
+    for paragraph in merged.paragraphs:
+        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        for run in paragraph.runs:
+            run.italic = True
+
+
+def _group_header(table, groups: list[dict]) -> None:
+    """A header row above the titles, with each group's title over its columns ("Năm" over
+    "2019 | 2020") and the other titles merged down into it."""
+    titles = table.rows[0]
+    top = deepcopy(titles._tr)
+    titles._tr.addprevious(top)
+    upper, lower = table.rows[0], table.rows[1]
+    grouped = {c for g in groups for c in range(g["start"], g["end"])}
+    for column, (high, low) in enumerate(zip(upper.cells, lower.cells, strict=True)):
+        if column in grouped:
+            group = next(g for g in groups if g["start"] <= column < g["end"])
+            _set_text(high, group["title"] if column == group["start"] else "")
+        else:
+            _clear(low)
+            _tidy(high.merge(low))
+    for group in groups:
+        if group["span"] > 1:
+            cells = table.rows[0].cells
+            _tidy(cells[group["start"]].merge(cells[group["end"] - 1]))
+
+
+def _tidy(cell) -> None:
+    """A merged cell keeps the empty paragraphs of the cells merged into it: drop them."""
+    for paragraph in cell.paragraphs[1:]:
+        if not paragraph.text:
+            paragraph._p.getparent().remove(paragraph._p)
+
+
+def _clear(cell) -> None:
+    for paragraph in cell.paragraphs:
+        for run in list(paragraph.runs):
+            run._r.getparent().remove(run._r)
+    for paragraph in cell.paragraphs[1:]:
+        paragraph._p.getparent().remove(paragraph._p)
+
+
+def _set_text(cell, text: str) -> None:
+    paragraph = cell.paragraphs[0]
+    runs = paragraph.runs
+    if runs:
+        runs[0].text = text
+        for run in runs[1:]:
+            run._r.getparent().remove(run._r)
+    elif text:
+        paragraph.add_run(text)
 
 
 # Any format ----------------------------------------------------------------------------------
@@ -243,10 +307,15 @@ def render(context: dict, fmt: str) -> bytes:
     raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
 
 
+def unit_slug(name: str) -> str:
+    """A unit's name in ASCII for file and folder names: "so-thong-tin-va-truyen-thong"."""
+    unit = "-".join("".join(ch if ch.isalnum() else " " for ch in fold(name)).split())
+    return unit[:60].rstrip("-") or "don-vi"
+
+
 def document_filename(context: dict, fmt: str) -> str:
     """ASCII, so every channel and mail client keeps it: phieu-so-ban-nganh-2020-so-tttt.pdf."""
-    unit = "-".join("".join(ch if ch.isalnum() else " " for ch in fold(context["unit"])).split())
-    return f"phieu-{context['form']}-{context['year']}-{unit[:60] or 'don-vi'}.{fmt}"
+    return f"phieu-{context['form']}-{context['year']}-{unit_slug(context['unit'])}.{fmt}"
 
 
 async def render_submission(database: Database, submission_id: int, fmt: str) -> bytes | None:
@@ -273,7 +342,7 @@ def submission_documents(
         if context["date"] is None:
             # Called as the submission is confirmed, possibly before that is committed: the
             # form is dated today.
-            context["date"] = date_parts(datetime.now(UTC))
+            dated(context, datetime.now(UTC))
         documents = []
         for fmt in formats:
             data = await asyncio.to_thread(render, context, fmt)

@@ -21,26 +21,32 @@ ITEMS = {
     "multi_choice": Item(code="8", kind="multi_choice", label="Các loại", options=OPTIONS),
     "text": Item(code="9", kind="text", label="Ghi chú"),
 }
-# (what a person types, the stored JSON, how people read it, the spreadsheet cell, the number)
+# (what a person types, the stored JSON, how people read it, the spreadsheet cells, the number)
 EXAMPLES = {
-    "integer": ("1.234 người", 1234, "1.234 người", 1234, 1234.0),
-    "decimal": ("2,5", 2.5, "2,5 Mbps", 2.5, 2.5),
-    "fraction": ("12/30", {"part": 12, "whole": 30}, "12/30 văn bản", "12/30", 0.4),
-    "yes_no": ("có", True, "Có", "Có", None),
-    "tri_state": ("dang thu nghiem", "dang_thu_nghiem", "Đang thử nghiệm", "Đang thử nghiệm", None),
-    "choice": ("2", "b", "Phương án B", "Phương án B", None),
+    "integer": ("1.234 người", 1234, "1.234 người", [1234], 1234.0),
+    "decimal": ("2,5", 2.5, "2,5 Mbps", [2.5], 2.5),
+    "fraction": ("12/30", {"part": 12, "whole": 30}, "12/30 văn bản", [12, 30], 0.4),
+    "yes_no": ("có", True, "Có", ["Có"], None),
+    "tri_state": (
+        "dang thu nghiem",
+        "dang_thu_nghiem",
+        "Đang thử nghiệm",
+        ["Đang thử nghiệm"],
+        None,
+    ),
+    "choice": ("2", "b", "Phương án B", ["Phương án B"], None),
     "multi_choice": (
         "1, 2",
         ["a", "b"],
         "Phương án A; Phương án B",
-        "Phương án A; Phương án B",
+        ["Phương án A; Phương án B"],
         None,
     ),
     "text": (
         "  Mạng  chuyên dùng ",
         "Mạng  chuyên dùng",
         "Mạng  chuyên dùng",
-        "Mạng  chuyên dùng",
+        ["Mạng  chuyên dùng"],
         None,
     ),
 }
@@ -55,13 +61,14 @@ def test_every_kind_the_forms_use_is_registered_and_every_registered_kind_is_tes
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_a_typed_answer_is_stored_written_and_counted_by_its_kind(name):
     item = ITEMS[name]
-    typed, stored, shown, cell, number = EXAMPLES[name]
+    typed, stored, shown, cells, number = EXAMPLES[name]
     kind = kind_of(item)
     value = parse_answer(item, typed)
     assert kind.to_json(value) == stored
     assert kind.from_json(stored) == value
     assert format_value(item, value) == shown
-    assert kind.cell(item, value) == cell
+    assert kind.cells(item, value) == cells
+    assert len(cells) == kind.sheet_columns
     assert kind.number(value) == number
 
 

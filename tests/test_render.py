@@ -1,16 +1,19 @@
 """The documents a reviewer receives: DOCX opened with python-docx, PDF text extracted with
-pypdf, HTML as text; the engine sends them after a submission is confirmed; the CLI writes them."""
+pdfplumber, HTML as text; the engine sends them after a submission is confirmed; the CLI writes
+them. (Page layout against Nghị định 30/2020: tests/test_document_layout.py.)"""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
 from io import BytesIO
 
 import docx
+import pdfplumber
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import update
 
 from bot.cli import main
@@ -21,7 +24,7 @@ from dialogs.payloads import Confirm
 from dialogs.spec import all_forms
 from dialogs.state import FormState
 from storage.models import Submission
-from templates.context import section_blocks
+from templates.context import section_blocks, vietnam_today
 from templates.render import (
     render_docx,
     render_html,
@@ -121,13 +124,14 @@ async def test_docx_shows_the_unit_the_numbers_and_ticked_boxes_in_the_right_cel
     context = await submission_context(database, await submitted(database))
     document = docx_of(render_docx(context))
     header = document.tables[0].rows[0].cells
-    assert header[0].text.startswith(UNIT.upper())
+    # The parent body over the unit's name in capitals, broken between phrases.
+    assert header[0].text.startswith("UBND TỈNH BÌNH ĐỊNH\nSỞ KHOA HỌC\nVÀ CÔNG NGHỆ")
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in header[1].text
     assert "Độc lập - Tự do - Hạnh phúc" in header[1].text
     lines = paragraphs(document)
     assert (
         "(Ban hành kèm theo Quyết định số 3871/QĐ-UBND ngày 25/10/2019 của UBND tỉnh Bình Định)"
-        in lines
+        in [squeeze(line) for line in lines]
     )
     assert "1. Năm báo cáo: 2020" in lines
     assert "8. Tổng số cán bộ, công chức (CBCC) của khối Văn phòng: 1.234 người" in lines
@@ -147,7 +151,9 @@ async def test_docx_shows_the_unit_the_numbers_and_ticked_boxes_in_the_right_cel
     safety = table_with(document, ["STT", "Giải pháp", "Có", "Số lượng"])
     assert row_of(safety, "Băng từ") == ["1", "Băng từ", "☒", "3"]
     assert row_of(safety, "Tủ đĩa") == ["2", "Tủ đĩa", "☐", ""]
-    money = table_with(document, ["TT", "Nội dung", "ĐVT", "Năm 2019", "Năm 2020"])
+    # "Năm" printed over the two year columns, as in the seed.
+    money = table_with(document, ["TT", "Nội dung", "ĐVT", "Năm", "Năm"])
+    assert [c.text for c in money.rows[1].cells] == ["TT", "Nội dung", "ĐVT", "2019", "2020"]
     assert row_of(money, "Tổng chi ngân sách")[2:] == ["Tr.đ", "1.500", "2.500,5"]
     news = table_with(
         document, ["TT", "Tiêu chí", "Số lượng tin, bài, văn bản đã đăng tải trong năm"]
@@ -169,20 +175,58 @@ async def test_docx_shows_the_unit_the_numbers_and_ticked_boxes_in_the_right_cel
     left, right = signatures(document)
     assert "Bình Định, ngày 15 tháng 12 năm 2020" in left
     assert "Nguyễn Thị Hằng" in left
-    assert "THỦ TRƯỞNG CƠ QUAN" in right
+    assert "GIÁM ĐỐC" in right  # the head of a Sở signs as its Giám đốc
 
 
-async def test_the_score_summary_is_the_last_page_and_says_the_points_are_not_official(
-    database,
-):
+NUMBER = r"([\d.,]+)"
+ARITHMETIC = re.compile(
+    rf"(min\()?(?:{NUMBER} ÷ )?{NUMBER}(?:; 1\))? × {NUMBER} (?:= {NUMBER} )?(?:≈ {NUMBER} )?điểm"
+)
+
+
+def check_arithmetic(why: str, points: Decimal) -> None:
+    """ "x ÷ y × m = e ≈ p điểm" (and "min(x ÷ y; 1) × m", "r × m") holds for the printed
+    numbers: e is exactly the product, p is e rounded half up to 2 decimals, p the points."""
+    found = ARITHMETIC.search(why)
+    if found is None:
+        return
+    capped, x, y, m, exact, rounded = found.groups()
+    factor = Fraction(number(x)) / Fraction(number(y)) if x else Fraction(number(y))
+    product = (min(factor, Fraction(1)) if capped else factor) * Fraction(number(m))
+    if exact:
+        assert Fraction(number(exact)) == product, why
+    shown = number(rounded or exact)
+    expected = Decimal(product.numerator) / Decimal(product.denominator)
+    assert shown == expected.quantize(Decimal("0.01"), "ROUND_HALF_UP"), why
+    assert shown == points, why
+
+
+def number(text: str) -> Decimal:
+    """A number as the documents write it: "1.234,5" → 1234.5."""
+    return Decimal(text.replace(".", "").replace(",", ".")) if text else Decimal(0)
+
+
+async def test_the_score_summary_is_the_last_page_and_names_its_rubric_bands_and_date(database):
     context = await submission_context(database, await submitted(database))
     document = docx_of(render_docx(context))
     lines = paragraphs(document)
     start = lines.index("TỔNG HỢP ĐIỂM ĐÁNH GIÁ")
     assert document.paragraphs[start].paragraph_format.page_break_before
     summary = "\n".join(lines[start:])
-    assert "không phải điểm chính thức" in summary
-    assert "so-ban-nganh.rubric.yaml" in summary
+    # The rubric in words, with its version; no repository path, no disclaimer.
+    assert (
+        "Chấm theo Bộ tiêu chí chấm điểm số liệu xây dựng chính quyền điện tử của các sở" in summary
+    )
+    assert "phiên bản 1.0 (2020)" in summary
+    assert "rubric.yaml" not in summary and "không phải điểm chính thức" not in summary
+    # The grading bands behind the class.
+    assert (
+        "Tốt: từ 85 % trở lên; Khá: từ 70 % đến dưới 85 %; Trung bình: từ 50 % đến dưới 70 %; "
+        "Yếu: dưới 50 %"
+    ) in summary
+    # The relative criterion says as of when.
+    today = vietnam_today().strftime("%d/%m/%Y")
+    assert f"(3.2.c) tính theo số liệu các đơn vị đã nộp đến ngày {today}" in summary
     assert f"Tổng điểm: {context['score']['total']}/100" in summary
     groups = table_with(
         document, ["MỤC", "Nhóm tiêu chí", "Điểm", "Tối đa", "Trong đó điểm khuyến khích"]
@@ -193,14 +237,45 @@ async def test_the_score_summary_is_the_last_page_and_says_the_points_are_not_of
     rules = table_with(document, ["Mã", "Nội dung", "Cách tính (số liệu đã khai)", "Điểm"])
     assert row_of(rules, "7.2")[3] == "1/1"
     assert "(cộng điểm khuyến khích)" in row_of(rules, "7.2")[2]
+    # The year column's row is shown as printed: row 1 of table 4.2, year 2020.
+    assert row_of(rules, "4.2.1 (2020)")[2].startswith("4.2.1 (2020) = 2.500,5 Tr.đ")
+
+
+async def test_the_printed_arithmetic_adds_up(database):
+    """What a reviewer checks with a calculator: each group is the sum of its printed rule
+    points (up to its maximum), the total the sum of the groups, and every "a × b = c" holds
+    for the numbers as printed."""
+    context = await submission_context(database, await submitted(database))
+    document = docx_of(render_docx(context))
+    groups = table_with(
+        document, ["MỤC", "Nhóm tiêu chí", "Điểm", "Tối đa", "Trong đó điểm khuyến khích"]
+    )
+    rules = table_with(document, ["Mã", "Nội dung", "Cách tính (số liệu đã khai)", "Điểm"])
+    printed: dict[str, Decimal] = {}
+    for row in rules.rows[1:]:
+        code, why, points = row.cells[0].text, row.cells[2].text, row.cells[3].text
+        got = number(points.split("/")[0])
+        printed[code] = got
+        check_arithmetic(why, got)
+    rule_groups = {r["code"]: r["group"] for r in context["score"]["rules"]}
+    total = Decimal(0)
+    for row in groups.rows[1:-1]:
+        code, points, top = row.cells[0].text, number(row.cells[2].text), number(row.cells[3].text)
+        summed = sum(p for c, p in printed.items() if rule_groups[c] == code)
+        assert points == min(summed, top), code
+        total += points
+    assert number(groups.rows[-1].cells[2].text) == total
+    total_line = f"Tổng điểm: {squeeze(groups.rows[-1].cells[2].text)}/100 — "
+    assert any(line.startswith(total_line) for line in paragraphs(document))
 
 
 async def test_pdf_text_keeps_the_vietnamese_and_the_values(database):
     context = await submission_context(database, await submitted(database))
     data = render_pdf(context)
     assert data.startswith(b"%PDF")
-    reader = PdfReader(BytesIO(data))
-    text = squeeze("\n".join(page.extract_text() for page in reader.pages))
+    with pdfplumber.open(BytesIO(data)) as pdf:
+        pages = [page.extract_text() or "" for page in pdf.pages]
+    text = squeeze("\n".join(pages))
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text
     assert "Độc lập - Tự do - Hạnh phúc" in text
     assert "MẪU PHIẾU ĐÁNH GIÁ SỐ LIỆU XÂY DỰNG CHÍNH QUYỀN ĐIỆN TỬ" in text
@@ -209,8 +284,9 @@ async def test_pdf_text_keeps_the_vietnamese_and_the_values(database):
     assert "512,5 Mbps" in text
     assert "MỤC 8. CƠ CHẾ, CHÍNH SÁCH" in text
     assert "TỔNG HỢP ĐIỂM ĐÁNH GIÁ" in text
-    assert "không phải điểm chính thức" in text
-    last = squeeze(reader.pages[-1].extract_text() + reader.pages[-2].extract_text())
+    assert "phiên bản 1.0 (2020)" in text
+    assert "không phải điểm chính thức" not in text
+    last = squeeze(pages[-1] + pages[-2])
     assert "7.2" in last  # the rules of the summary end the document
 
 
@@ -240,7 +316,8 @@ async def test_an_empty_submission_renders_all_blanks(database):
     lines = paragraphs(document)
     assert "☒" not in html and not any("☒" in line for line in lines)
     assert not any("☒" in cell.text for t in document.tables for r in t.rows for cell in r.cells)
-    blanks = [line for line in lines if "……………………" in line]
+    # (the dotted lines for remarks at the end are no answers)
+    blanks = [line for line in lines if ": ……………………" in line]
     asked = [
         b
         for s in context["sections"]
@@ -249,7 +326,8 @@ async def test_an_empty_submission_renders_all_blanks(database):
     ]
     assert len(blanks) == len(asked) > 50
     assert "1. Năm báo cáo: ……………………" in lines
-    assert "Bình Định, ngày ….. tháng ….. năm ……" in signatures(document)[0]
+    # A district dates its forms at its own place (Nghị định 30/2020), not the province's.
+    assert "Vân Canh, ngày ….. tháng ….. năm ……" in signatures(document)[0]
     assert context["score"]["total"] == "0" and context["score"]["class"] == "Yếu"
 
 
@@ -265,12 +343,14 @@ async def test_xa_phuong_renders_as_a_checklist_of_targets(database):
     for row in (r for t in checklists for r in t.rows[1:]):
         rows.setdefault(row.cells[0].text, [c.text for c in row.cells])
     assert rows["3.1"][2:] == ["1,2 máy/CBCC", "≥ 01 máy tính/01 CBCC", "Đạt"]
-    assert rows["3.1"][1].endswith("(Số máy vi tính (3.1.1) ÷ tổng số CBCC (1.7))")
+    assert rows["3.1"][1].endswith("(Công thức: Số máy vi tính (3.1.1) ÷ tổng số CBCC (1.7))")
     assert rows["3.3"][2:] == ["☐ Có\n☒ Không", "Có", "Chưa đạt"]
     assert rows["6.5"][2:] == ["15 tin bài", "8–12 tin bài/năm", "Chưa đạt"]
     assert rows["6.6"][2:] == ["4 tin bài", "≥ 4 tin bài/năm", "Đạt"]
     assert rows["5.2"][4] == ""  # unanswered: neither
-    assert "Hương Trà, ngày 15 tháng 12 năm 2020" in signatures(document)[0]
+    # A commune's place–date line names the commune (Nghị định 30/2020).
+    assert "Hương Xuân, ngày 15 tháng 12 năm 2020" in signatures(document)[0]
+    assert "TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH" in signatures(document)[1]
 
 
 async def test_the_engine_sends_docx_and_pdf_when_a_submission_is_confirmed(database, mini_spec):
@@ -299,7 +379,7 @@ async def test_the_engine_sends_docx_and_pdf_when_a_submission_is_confirmed(data
     lines = paragraphs(document)
     assert "1. Tên cơ quan: Phòng Thử nghiệm" in lines
     # dated the day it is confirmed, not left blank
-    assert re.search(r"Bình Định, ngày \d\d tháng \d\d năm \d{4}", signatures(document)[0])
+    assert re.search(r"Bình Định, ngày \d\d tháng \d{1,2} năm \d{4}", signatures(document)[0])
     assert "Phiếu này chưa có bộ tiêu chí chấm điểm." in lines
     assert documents[1].data.startswith(b"%PDF")
     assert await submission_documents(database, forms)(999) == []
@@ -334,8 +414,9 @@ async def test_cli_render_and_score(cli_database, tmp_path, capsys):
     assert data["max"] == 100 and [g["code"] for g in data["groups"]] == list("345678")
     assert {"code", "title", "points", "max"} <= set(data["groups"][0])
     assert {"code", "points", "max", "why"} <= set(data["rules"][0])
-    assert sum(g["points"] for g in data["groups"]) == pytest.approx(data["total"], abs=0.01)
-    assert "không phải điểm chính thức" in data["note"]
+    assert sum(g["points"] for g in data["groups"]) == pytest.approx(data["total"], abs=0.001)
+    assert data["note"].startswith("Chấm theo Bộ tiêu chí chấm điểm")
+    assert data["rubric_version"] == "1.0 (2020)" and data["percent"] == data["total"]
     assert await asyncio.to_thread(run, "score", str(submission_id)) == 0
     text = capsys.readouterr().out
     assert "MỤC 7. Công tác đảm bảo an toàn thông tin: 3/10 (trong đó khuyến khích 1)" in text

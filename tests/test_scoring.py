@@ -4,6 +4,7 @@ across units of one campaign, bonus and caps, classes, and rubric files that are
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 
 import pytest
 
@@ -151,9 +152,12 @@ def test_relative_bandwidth_across_three_units(mini_spec, rubric):
     best = best_of(mini_spec, rubric, [a, b, c])
     assert best == {"3.2.c": pytest.approx(2.0)}
     points = [rule(score(mini_spec, s, rubric, best), "3.2.c").points for s in (a, b, c)]
-    assert points == [pytest.approx(0.375), pytest.approx(3.0), pytest.approx(0.75)]
+    # 0,25 ÷ 2 × 3 = 0,375: points are printed and added with 2 decimals, rounded half up.
+    assert points == [0.38, 3.0, 0.75]
     why = rule(score(mini_spec, c, rubric, best), "3.2.c").why
-    assert "0,5 ÷ 2 × 3 = 0,75" in why
+    assert "0,5 ÷ 2 × 3 = 0,75 điểm" in why
+    why = rule(score(mini_spec, a, rubric, best), "3.2.c").why
+    assert "0,25 ÷ 2 × 3 = 0,375 ≈ 0,38 điểm" in why
 
 
 def test_unanswered_items_score_nothing_and_say_so(mini_spec, rubric):
@@ -177,6 +181,78 @@ def test_every_point_says_which_answers_produced_it(mini_spec, rubric):
     assert data["total"] == 13.75 and data["max"] == 17 and data["class"] == "Khá"
 
 
+def test_the_printed_arithmetic_adds_up(mini_spec, rubric):
+    """A ratio is printed with 4 decimals and the points computed from it; a group is the sum
+    of its printed points; the class is read from the printed percentage."""
+    state = FormState(
+        mini_spec,
+        {
+            "1.2": Stored(21),
+            "3.1": Stored(20),  # 20/21 = 0,952380…
+            "5.1": Stored(FractionValue(1, 3)),  # 0,333333…
+        },
+    )
+    card = score(mini_spec, state, rubric)
+    assert "→ tỷ lệ 0,9524 × 4 = 3,8096 ≈ 3,81 điểm" in rule(card, "3.1").why
+    assert rule(card, "3.1").points == 3.81
+    assert "tỷ lệ 0,3333 × 3 = 0,9999 ≈ 1 điểm" in rule(card, "5.1").why
+    assert rule(card, "5.1").points == 1.0
+    for group in card.groups:
+        printed = [r.points for r in card.rules if r.group == group.code]
+        assert group.points == pytest.approx(min(sum(printed), group.max), abs=1e-9)
+    assert card.total == pytest.approx(sum(g.points for g in card.groups), abs=1e-9)
+    assert card.percent == round(card.total / card.max * 100, 2)
+
+
+def test_the_best_of_the_campaign_is_dated(mini_spec, rubric):
+    a = bandwidth_unit(mini_spec, staff=40, leased=2, ftth=0, xdsl=0)
+    card = score(mini_spec, a, rubric, {"3.2.c": 2.0}, as_of=date(2021, 3, 5))
+    assert "cao nhất trong đợt đánh giá tính đến ngày 05/03/2021: 2 →" in rule(card, "3.2.c").why
+    assert card.as_of == date(2021, 3, 5) and card.relative
+
+
+NOT_APPLICABLE_RUBRIC = """
+form: mini
+title: Bộ tiêu chí thử
+version: "2"
+{default}
+groups:
+  - code: "3"
+    title: Hạ tầng
+    rules:
+      - {{code: "3.6", rule: yes_no, points: 1}}
+      - {{code: "3.6.1", rule: yes_no, points: 2, value: "${{3.6.1}} != ''"{rule}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("default", "own", "points", "maximum", "why"),
+    [
+        ("", "", 0, 3, "Không áp dụng (3.6 = Không): 0/2 điểm"),
+        ("not_applicable: full", "", 2, 3, "Không áp dụng (3.6 = Không): tính đủ 2 điểm"),
+        ("", ", not_applicable: exclude", 0, 1, "không tính vào điểm tối đa"),
+        ("not_applicable: exclude", ", not_applicable: zero", 0, 3, "0/2 điểm"),
+    ],
+)
+def test_an_item_that_does_not_apply_scores_as_the_rubric_says(
+    tmp_path, mini_spec, default, own, points, maximum, why
+):
+    path = tmp_path / "mini.rubric.yaml"
+    path.write_text(NOT_APPLICABLE_RUBRIC.format(default=default, rule=own), encoding="utf-8")
+    rubric = load_rubric(path, mini_spec)
+    assert (rubric.title, rubric.version) == ("Bộ tiêu chí thử", "2")
+    card = score(mini_spec, FormState(mini_spec, {"3.6": Stored(False)}), rubric)
+    gated = rule(card, "3.6.1")
+    assert not gated.applies
+    assert gated.points == points and card.max == maximum
+    assert why in gated.why
+    assert gated.counted == (maximum == 3)
+    # When the item applies, the rule scores as usual whatever the rubric says.
+    answered = {"3.6": Stored(True), "3.6.1": Stored("Mạng truyền số liệu chuyên dùng")}
+    card = score(mini_spec, FormState(mini_spec, answered), rubric)
+    assert rule(card, "3.6.1").points == 2 and card.max == 3
+
+
 def test_classes_are_configurable(tmp_path, mini_spec):
     path = tmp_path / "mini.rubric.yaml"
     path.write_text(
@@ -197,6 +273,7 @@ def test_classes_are_configurable(tmp_path, mini_spec):
         ('{code: "3.1", rule: ratio, points: 1, value: "${3.1} / ${nope}"}', "unknown code nope"),
         ('{code: "6.2.1.e", rule: tri_state, points: 1, bonus: false}', "must be a bonus"),
         ('{code: "3.6", rule: sometimes, points: 1}', "rule 3.6: rule"),
+        ('{code: "3.6", rule: yes_no, points: 1, not_applicable: half}', "not_applicable"),
     ],
 )
 def test_a_wrong_rubric_is_refused_naming_the_file_and_the_item(
@@ -238,6 +315,10 @@ def test_the_built_in_rubrics_load_against_their_forms(form_id, maximum):
     spec = all_forms()[form_id]
     rubric = rubric_for(spec)
     assert rubric is not None and rubric.max == pytest.approx(maximum)
+    # Named in words on the score page, with a version and a stated rule for what does not
+    # apply.
+    assert rubric.title.startswith("Bộ tiêu chí chấm điểm") and rubric.version
+    assert rubric.not_applicable == "zero"
     if form_id != "xa-phuong":
         assert [g.code for g in rubric.groups] == ["3", "4", "5", "6", "7", "8"]
         scored = {r.code for g in rubric.groups for r in g.rules}

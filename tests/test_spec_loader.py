@@ -182,3 +182,153 @@ def test_forms_check_validates_the_rubric_next_to_the_spec(tmp_path, capsys):
     out = capsys.readouterr().out
     assert str(rubric) in out and "3.9" in out
     assert main(["forms", "check", str(rubric)]) == 2
+
+
+# Notes and printed tables -------------------------------------------------------------------
+
+TABLE_HEADER = """\
+id: bad
+title: PHIẾU
+tables:
+  dau-tu:
+    title: Về đầu tư
+    columns:
+      - {title: TT, role: index}
+      - {title: Nội dung, role: label}
+      - {title: ĐVT, role: unit}
+      - {title: N-1, role: answer, key: truoc, year: -1, group: Năm}
+      - {title: N, role: answer, key: nay, year: 0, group: Năm}
+  an-toan:
+    title: An toàn
+    columns:
+      - {title: TT, role: index}
+      - {title: Nội dung, role: label}
+      - {title: Có, role: check, value: true}
+      - {title: Không, role: check, value: false}
+sections:
+  - number: 4
+    title: MỤC 4
+    items:
+"""
+
+
+def write_tables(tmp_path, items: str):
+    path = tmp_path / "tables.yaml"
+    path.write_text(
+        TABLE_HEADER + textwrap.indent(textwrap.dedent(items), "      "), encoding="utf-8"
+    )
+    return path
+
+
+def test_a_note_is_printed_where_it_stands_and_belongs_to_the_item_it_explains(tmp_path):
+    path = write_spec(
+        tmp_path,
+        """\
+        - {code: "1.1", kind: yes_no, label: WAN, note: "Nếu có đánh dấu X vào ô □"}
+        - {code: "1.2", kind: text, label: Công nghệ, relevant: "${1.1}"}
+        - {note: "Ghi chú: Mạng diện rộng (WAN) của tỉnh là …", about: "1.1"}
+        - {note: "", lines: 3}
+        """,
+    )
+    spec = load_spec(path)
+    section = spec.sections[0]
+    # The conversation walks items and headings only; notes stand apart, in printed order.
+    assert [e.code for e in section.entries] == ["1.1", "1.2"]
+    printed = [getattr(e, "code", None) or e.note for e in section.printed]
+    assert printed == ["1.1", "1.2", "Ghi chú: Mạng diện rộng (WAN) của tỉnh là …", ""]
+    assert section.notes[1].lines == 3 and section.notes[0].after == "1.2"
+    assert spec.notes_about("1.1") == [
+        "Nếu có đánh dấu X vào ô □",
+        "Ghi chú: Mạng diện rộng (WAN) của tỉnh là …",
+    ]
+    assert spec.notes_about("1.2") == []
+
+
+@pytest.mark.parametrize(
+    ("note", "problem"),
+    [
+        (
+            '{note: "Ghi chú", colour: red}',
+            "note after 1.1: colour: Extra inputs are not permitted",
+        ),
+        ('{note: "Ghi chú", about: "9.9"}', "note after 1.1: about unknown code 9.9"),
+        ('{note: ""}', "note after 1.1: give a text or lines"),
+        ('{note: "x", lines: 50}', "note after 1.1: lines: Input should be less than or equal"),
+    ],
+)
+def test_a_wrong_note_is_refused(tmp_path, note, problem):
+    path = write_spec(tmp_path, f'- {{code: "1.1", kind: text, label: A}}\n- {note}\n')
+    [found] = problems_of(path)
+    assert found.startswith(f"{path}: {problem}")
+
+
+def test_table_columns_say_how_they_are_filled_and_year_columns_their_year(tmp_path):
+    path = write_tables(
+        tmp_path,
+        """\
+        - {code: "4.1", heading: "Về đầu tư"}
+        - {code: "4.1.1.a", kind: decimal, label: Chi, table: dau-tu, row: "1", column: truoc}
+        - {code: "4.1.1.b", kind: decimal, label: Chi, table: dau-tu, row: "1", column: nay}
+        - {code: "4.2", kind: yes_no, label: Quy chế, table: an-toan, row: "1"}
+        """,
+    )
+    spec = load_spec(path)
+    # The year comes from the column, whatever the code is called.
+    assert spec.item("4.1.1.a").year_offset == -1
+    assert spec.item("4.1.1.b").year_offset == 0
+    assert spec.item("4.2").year_offset is None
+    assert spec.tables["dau-tu"].roles() == ["index", "label", "unit", "answer", "answer"]
+
+
+@pytest.mark.parametrize(
+    ("items", "problem"),
+    [
+        (
+            '- {code: "4.1", kind: decimal, label: Chi, table: dau-tu, row: "1", column: sau}',
+            "item 4.1: table dau-tu has no answer column 'sau'",
+        ),
+        (
+            '- {code: "4.1", kind: decimal, label: Chi, table: dau-tu, row: "1"}',
+            "item 4.1: name its column (table dau-tu has 2 answer columns)",
+        ),
+        (
+            '- {code: "4.1", kind: yes_no, label: Có, table: dau-tu, row: "1"}',
+            "item 4.1: table dau-tu has no check column for a yes_no",
+        ),
+        (
+            '- {code: "4.1", kind: integer, label: Số, column: nay}',
+            "item 4.1: column 'nay' without a table",
+        ),
+        ('- {code: "4.1", kind: integer, label: Số, single_box: true}', "item 4.1: single_box"),
+        ('- {code: "4.1", kind: text, label: Số, percent: true}', "item 4.1: percent is for"),
+        ('- {code: "4.1", heading: Nhóm, table: khong-co}', "item 4.1: unknown table 'khong-co'"),
+    ],
+)
+def test_a_table_item_without_a_place_to_go_is_refused(tmp_path, items, problem):
+    path = write_tables(tmp_path, items + "\n")
+    assert any(p.startswith(f"{path}: {problem}") for p in problems_of(path)), problems_of(path)
+
+
+def test_a_column_that_cannot_be_filled_is_refused(tmp_path):
+    path = tmp_path / "bad-table.yaml"
+    path.write_text(
+        TABLE_HEADER.replace(
+            "{title: Có, role: check, value: true}", "{title: Có, role: check}"
+        ).replace(
+            "role: index}\n      - {title: Nội dung", "role: tick}\n      - {title: Nội dung", 1
+        )
+        + '      - {code: "4.1", kind: text, label: A}\n',
+        encoding="utf-8",
+    )
+    problems = problems_of(path)
+    assert any("tables.dau-tu.columns.0.role: Input should be 'index'" in p for p in problems)
+
+
+def test_a_check_column_needs_the_answer_that_ticks_it(tmp_path):
+    path = tmp_path / "bad-check.yaml"
+    path.write_text(
+        TABLE_HEADER.replace("{title: Có, role: check, value: true}", "{title: Có, role: check}")
+        + '      - {code: "4.1", kind: text, label: A}\n',
+        encoding="utf-8",
+    )
+    assert problems_of(path) == [f"{path}: table an-toan: column Có: a check column needs a value"]

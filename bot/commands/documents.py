@@ -1,5 +1,6 @@
 """``formbot render|export|score``: a submission as the official form (HTML, PDF, DOCX), the
-ranking spreadsheet of a campaign, and a submission's score summary."""
+ranking spreadsheet of a campaign or all its documents in one ZIP, and a submission's score
+summary."""
 
 from __future__ import annotations
 
@@ -21,10 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="FILE", required=True, type=Path)
     p.set_defaults(handler=cmd_render)
 
-    p = sub.add_parser("export", help="the ranking spreadsheet of one form and year")
+    p = sub.add_parser(
+        "export", help="the ranking spreadsheet of one form and year, or all its documents"
+    )
     p.add_argument("--form", dest="form_id", metavar="ID", required=True)
     p.add_argument("--year", type=int, metavar="N", required=True)
-    p.add_argument("--xlsx", metavar="FILE", required=True, type=Path)
+    p.add_argument("--xlsx", metavar="FILE", type=Path, help="the ranking spreadsheet")
+    p.add_argument(
+        "--zip",
+        metavar="FILE",
+        type=Path,
+        help="every submitted or approved unit's DOCX and PDF (a folder each) and the ranking",
+    )
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("score", help="a submission's score summary")
@@ -73,22 +82,70 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.xlsx is None and args.zip is None:
+        print("give --xlsx FILE, --zip FILE or both", file=sys.stderr)
+        return 2
     if not known_form(args.form_id):
         return 2
     from dialogs.scoring import RubricError
-    from templates.export import export_campaign
 
     spec = all_forms()[args.form_id]
     try:
-        data, units = with_database(lambda database: export_campaign(database, spec, args.year))
+        if args.xlsx is not None and not _export_xlsx(args, spec):
+            return 1
+        if args.zip is not None and not _export_zip(args, spec):
+            return 1
     except RubricError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    if not _write(args.xlsx, data):
-        return 1
-    print(f"{args.xlsx}: {units} units of {args.form_id} {args.year}")
     return 0
+
+
+def _export_xlsx(args: argparse.Namespace, spec) -> bool:
+    from templates.export import export_campaign
+
+    data, units = with_database(lambda database: export_campaign(database, spec, args.year))
+    if not _write(args.xlsx, data):
+        return False
+    print(f"{args.xlsx}: {units} units of {args.form_id} {args.year}")
+    return True
+
+
+def _export_zip(args: argparse.Namespace, spec) -> bool:
+    """The ZIP, with a progress bar on a terminal (tqdm: none when stderr is not one)."""
+    from tqdm import tqdm
+
+    from templates.bundle import export_bundle
+
+    bar: tqdm | None = None
+
+    def progress(done: int, total: int, unit: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="unit", disable=None, file=sys.stderr)
+        bar.set_postfix_str(unit[:30], refresh=False)
+        bar.update(1)
+
+    partial = args.zip.with_name(args.zip.name + ".part")
+    try:
+        with partial.open("wb") as target:
+            report = with_database(
+                lambda database: export_bundle(database, spec, args.year, target, progress)
+            )
+        partial.replace(args.zip)
+    except OSError as exc:
+        print(f"cannot write {args.zip}: {exc.strerror}", file=sys.stderr)
+        partial.unlink(missing_ok=True)
+        return False
+    finally:
+        if bar is not None:
+            bar.close()
+    print(
+        f"{args.zip}: documents of {report.units} submitted units of {args.form_id} "
+        f"{args.year}, ranking of {report.ranked} units, {report.files} files"
+    )
+    return True
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -121,10 +121,9 @@ def cmd_run_zalo(args: argparse.Namespace) -> int:
 def _run(prog: str, **channels) -> int:
     import asyncio
 
-    from bot.app import App, document_renderer, serve
-    from dialogs import Engine
+    from bot.app import App, build_engine, serve
     from storage.db import Database
 
     database = Database()
-    engine = Engine(database, render_documents=document_renderer(database))
+    engine = build_engine(database)
     return asyncio.run(serve(App(engine, **channels), prog=prog))
