@@ -43,10 +43,11 @@ async def fill_answers(
 
         def one(st: TurnStatements, item=item, typed=str(typed)) -> tuple[str, bool, str]:
             version = st.version(submission.id)
-            state = FormState(spec, parse_answers(spec, st.answers(submission.id)))
-            value, problem, after = check_answer(spec, state, item, typed)
-            if problem:
-                return item.code, False, problem
+            state = FormState(spec, parse_answers(spec, st.answers(submission.id)), year)
+            checked = check_answer(spec, state, item, typed)
+            if checked.problem:
+                return item.code, False, checked.problem
+            value, after = checked.value, checked.after
             old = state.stored.get(item.code)
             new = after.stored[item.code]
             write = AnswerWrite(
@@ -69,7 +70,8 @@ async def fill_answers(
                     answers=(write,),
                 )
             )
-            return item.code, True, format_value(item, value)
+            shown = " ".join([format_value(item, value), *(f"⚠ {w}" for w in checked.warnings)])
+            return item.code, True, shown
 
         results.append(await database.turns.run(one))
     return results

@@ -85,7 +85,10 @@ def parse_answers(spec: FormSpec, rows) -> dict[str, Stored]:
     for row in rows:
         item = spec.by_code.get(row.code)
         if item is not None:
-            parsed[row.code] = Stored(item.type.from_json(row.value), row.skipped, row.raw)
+            warnings = getattr(row, "warnings", None) or ()
+            kept = frozenset(w["rule"] for w in warnings if isinstance(w, dict) and "rule" in w)
+            value = item.type.from_json(row.value)
+            parsed[row.code] = Stored(value, row.skipped, row.raw, kept)
     return parsed
 
 

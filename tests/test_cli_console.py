@@ -37,20 +37,20 @@ def chat(env, lines: list[str], *args: str) -> str:
 def test_console_chat_scripted_then_resumed(db_env):
     unit = ["--unit", "UBND xã Hương Vinh", "--year", "2020"]
     first = chat(db_env, ["2020", "UBND xã Hương Vinh"], *unit)
-    assert "PHIẾU TỰ ĐÁNH GIÁ" in first and "[MỤC 1 · câu 1/" in first
+    assert "PHIẾU TỰ ĐÁNH GIÁ" in first and "[Năm 2020 · MỤC 1 · câu 1/" in first
     assert "✓ Đã lưu 1.1: 2.020" not in first and "✓ Đã lưu 1.1: 2020" in first
     assert "✓ Đã lưu 1.2: UBND xã Hương Vinh" in first
     # EOF ended the run; the next run greets with progress and asks the same next question.
     second = chat(db_env, ["/tiendo"], *unit)
     assert "Chào mừng trở lại" in second and "đã trả lời 2/" in second
     assert "❓ 1.3." in second
-    assert "Tiến độ: 2/" in second
+    assert "Tiến độ năm 2020: 2/" in second
 
 
 def test_fill_and_show(db_env, tmp_path, capsys):
     answers = tmp_path / "answers.yaml"
     answers.write_text(
-        "'1.1': '2020'\n'1.7': '12'\n'3.1.1': '13 máy'\n'5.8.1': 'mười'\n'9.9': '1'\n",
+        "'1.1': '2020'\n'1.7': '12'\n'3.1.1': '13 máy'\n'5.8.1': 'nhiều'\n'9.9': '1'\n",
         encoding="utf-8",
     )
     code = main(
@@ -61,7 +61,7 @@ def test_fill_and_show(db_env, tmp_path, capsys):
     assert out[0] == "1.1: accepted: 2020"
     assert out[1] == "1.7: accepted: 12 người"
     assert out[2] == "3.1.1: accepted: 13 máy"
-    assert out[3].startswith("5.8.1: refused: «mười» không phải là một số")
+    assert out[3].startswith("5.8.1: refused: «nhiều» không phải là một số")
     assert out[4].startswith("9.9: refused: Không có câu «9.9»")
     assert main(["submissions", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
