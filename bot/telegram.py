@@ -206,7 +206,10 @@ class TelegramChannel:
             await self._apologise(context, chat_id)
             return
         try:
-            if pressed is not None and replies:
+            if pressed is not None and replies and replies[0].edit_pressed:
+                await self._edit_keyboard(pressed, replies[0])  # a multi-choice toggle
+                replies = replies[1:]
+            elif pressed is not None and replies:
                 await self._mark_pressed(pressed, data, replies)
             await self._send(context, chat_id, replies)
         except Exception:
@@ -234,6 +237,14 @@ class TelegramChannel:
             await message.edit_reply_markup(reply_markup=None)
         except BadRequest as exc:  # too old to edit, or already edited
             log.info("could not edit the pressed message: %s", exc)
+
+    @staticmethod
+    async def _edit_keyboard(message: Message, reply: Outbound) -> None:
+        """Show ``reply``'s options on the pressed message, in place of sending it."""
+        try:
+            await message.edit_reply_markup(reply_markup=keyboard(reply))
+        except BadRequest as exc:  # unchanged, or too old to edit
+            log.info("could not edit the pressed keyboard: %s", exc)
 
     async def _send(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Outbound]

@@ -70,7 +70,7 @@ def answer(turn: Turn) -> list[Outbound]:
         value = turn.previous_year.get(item.code) if item.carried else None
         if value is None:
             return ask_current(turn, [say("no_previous")])
-        return take(turn, item, value, None)
+        return take(turn, item, value, say("raw_kept_previous"))
     if isinstance(payload, PickOption):
         choices = item.choices()
         if not 0 <= payload.index < len(choices):
@@ -192,7 +192,7 @@ def keep_section(turn: Turn, number: int) -> list[Outbound]:
         previous = turn.previous_year.get(item.code)
         if previous is None or not item.carried or not turn.state.is_open(item):
             continue
-        checked = _checked(turn.state, item, previous, None)
+        checked = _checked(turn.state, item, previous, say("raw_kept_previous"))
         if checked.problem or checked.warnings:
             continue
         turn.record(item, checked.after)

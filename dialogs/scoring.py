@@ -20,6 +20,7 @@ in the file; they are not the province's official points, and documents say so.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache, cached_property, partial
@@ -58,6 +59,8 @@ class Rule(StrictModel):
     target: float | None = None
     scores: dict[str, float] | None = None
     bonus: bool | None = None
+    cap: float | None = None  # relative: values above count as this (one absurd value must not
+    # make everyone else's score zero)
 
 
 class Group(StrictModel):
@@ -371,12 +374,21 @@ def relative_values(spec: FormSpec, rubric: Rubric, state: FormState) -> dict[st
 
 
 def best_of(spec: FormSpec, rubric: Rubric, states: list[FormState]) -> dict[str, float]:
-    """The best value of each ``relative`` rule among ``states`` (one campaign)."""
+    """The best value of each ``relative`` rule among ``states`` (one campaign), each value
+    capped at the rule's ``cap``; values that are not finite numbers are left out."""
+    caps = {rule.code: rule.cap for rule in rubric.relative_rules}
     best: dict[str, float] = {}
     for state in states:
         for code, number in relative_values(spec, rubric, state).items():
+            if not math.isfinite(number):
+                continue
+            number = _capped(number, caps.get(code))
             best[code] = max(best.get(code, number), number)
     return best
+
+
+def _capped(number: float, cap: float | None) -> float:
+    return min(number, cap) if cap is not None else number
 
 
 def _explanation(
@@ -416,6 +428,9 @@ def _points(
         points = min(max(number, 0.0) / target, 1.0) * m
         return points, "target", {"target": target, "value": number, "max": m, "points": points}
     if kind == "relative":
+        if not math.isfinite(number):
+            return 0.0, "unanswered", {}
+        number = _capped(number, rule.cap)
         top = max(best.get(rule.code, number), number)
         if top <= 0:
             return 0.0, "relative_no_best", {}

@@ -63,8 +63,9 @@ async def find_unit(session, text: str, *, with_rest: bool) -> tuple[Unit, str]:
     if not text:
         raise UnitNotFound([Outbound(say("unit_usage"))])
     words = text.replace("|", ":").split()
-    if words[0].lstrip("#").rstrip(":").isdigit():
-        unit = await repo.get_unit(session, int(words[0].lstrip("#").rstrip(":")))
+    number = words[0].lstrip("#").rstrip(":")
+    if number.isascii() and number.isdigit() and len(number) <= 9:
+        unit = await repo.get_unit(session, int(number))
         if unit is None:
             raise UnitNotFound([Outbound(say("unit_not_found", name=words[0]))])
         return unit, _rest(words[1:])

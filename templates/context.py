@@ -100,6 +100,8 @@ def _line(item: Item, state: FormState) -> dict:
         "option_lines": [] if inline else [f"{o['box']} {o['label']}" for o in options],
         "formula": formula,
         "bonus": item.bonus,
+        # A warning the respondent kept ("Vẫn giữ"): marked for the reviewer.
+        "warning": any(c.item.code == item.code for c in state.kept_warnings()),
     }
 
 
@@ -118,6 +120,7 @@ def _heading(heading: Heading) -> dict:
         "option_lines": [],
         "formula": "",
         "bonus": False,
+        "warning": False,
     }
 
 
@@ -246,6 +249,9 @@ def _table_row(row: dict, roles: list[str], state: FormState) -> dict:
         for item in items:
             if item.code not in used and item is not main and _value(item, state):
                 label = f"{label}: {_value(item, state)}"
+        warned = {c.item.code for c in state.kept_warnings()}
+        if any(item.code in warned for item in items):
+            label += " ⚠"  # a warning the respondent kept, for the reviewer
         cells[roles.index("label")] = label
     return {"group": False, "cells": cells, "codes": [item.code for item in items]}
 

@@ -36,15 +36,17 @@ def chat(env, lines: list[str], *args: str) -> str:
 
 def test_console_chat_scripted_then_resumed(db_env):
     unit = ["--unit", "UBND xã Hương Vinh", "--year", "2020"]
-    first = chat(db_env, ["2020", "UBND xã Hương Vinh"], *unit)
-    assert "PHIẾU TỰ ĐÁNH GIÁ" in first and "[Năm 2020 · MỤC 1 · câu 1/" in first
-    assert "✓ Đã lưu 1.1: 2.020" not in first and "✓ Đã lưu 1.1: 2020" in first
-    assert "✓ Đã lưu 1.2: UBND xã Hương Vinh" in first
+    first = chat(db_env, ["Thôn 3, xã Hương Vinh", "/xem 1"], *unit)
+    # The year and the unit's name are known: the first question is the address.
+    assert "PHIẾU TỰ ĐÁNH GIÁ" in first and "[Năm 2020 · MỤC 1 · câu 3/" in first
+    assert "❓ 1.1." not in first and "❓ 1.2." not in first
+    assert "✓ Đã lưu 1.3: Thôn 3, xã Hương Vinh" in first
+    assert "1.1 Năm báo cáo: 2020" in first and "1.2 Tên xã, phường: UBND xã Hương Vinh" in first
     # EOF ended the run; the next run greets with progress and asks the same next question.
     second = chat(db_env, ["/tiendo"], *unit)
-    assert "Chào mừng trở lại" in second and "đã trả lời 2/" in second
-    assert "❓ 1.3." in second
-    assert "Tiến độ năm 2020: 2/" in second
+    assert "Chào mừng trở lại" in second and "đã trả lời 3/" in second
+    assert "❓ 1.4." in second
+    assert "Tiến độ năm 2020: 3/" in second
 
 
 def test_fill_and_show(db_env, tmp_path, capsys):

@@ -41,7 +41,12 @@ async def test_walk_through_the_form_and_submit(engine):
     assert data["answers"]["5.3"] == ["file", "phan_mem"]
     assert data["answers"]["6.2.1.a"] == "dang_thu_nghiem"
     assert data["computed"]["3.2.b"] == 160
-    assert data["progress"] == {"answered": 17, "required": 15, "required_answered": 15}
+    assert data["progress"] == {
+        "answered": 17,
+        "total": 17,
+        "required": 15,
+        "required_answered": 15,
+    }
     # After submission answers are refused politely and nothing changes.
     reply = await chat.say("12")
     assert "đã được nộp" in reply
