@@ -37,9 +37,25 @@ def ask_current(turn: Turn, before: list[str]) -> list[Outbound]:
 
 
 def greeting(turn: Turn, *, first: bool) -> str:
-    done, total = turn.state.totals()
-    key = "welcome" if first and not done else "welcome_back"
-    return say(key, title=turn.spec.title, unit=turn.unit, year=turn.year, done=done, total=total)
+    """Welcome (with what the bot filled in itself), or welcome back with the progress."""
+    state = turn.state
+    done, total = state.totals()
+    filled = [
+        item.code
+        for item in turn.spec.items
+        if item.fill and (a := state.stored.get(item.code)) is not None and a.raw is None
+    ]
+    given = done - len(filled)
+    key = "welcome" if first and not given else "welcome_back"
+    return say(
+        key,
+        title=turn.spec.title,
+        unit=turn.unit,
+        year=turn.year,
+        done=done,
+        total=total,
+        filled=filled,
+    )
 
 
 def unkept_warnings(state: FormState, item: Item | None) -> list[Conflict]:
@@ -57,14 +73,37 @@ def unkept_warnings(state: FormState, item: Item | None) -> list[Conflict]:
 def position(state: FormState, item: Item) -> tuple[int, int]:
     """(number, total) of ``item`` among the questions that apply now: the count the header,
     /tiendo and /nop share."""
-    number = total = 0
+    asked_before, asked, gated = state.spec.memo("_numbering", _numbering)
+    number, total = asked_before[item.index], asked
     applies = state.applies
-    for other in state.spec.items:
-        if other.asked and applies[other.code]:
-            total += 1
-            if other.index <= item.index:
-                number += 1
+    for index, code in gated:  # only items with a relevance can stop applying
+        if not applies[code]:
+            total -= 1
+            if index <= item.index:
+                number -= 1
     return number, total
+
+
+def _numbering(spec: FormSpec) -> tuple[list[int], int, tuple[tuple[int, str], ...]]:
+    """For each item index, how many asked items come up to it; how many are asked; the asked
+    items with a relevance."""
+    asked_before, count = [], 0
+    for item in spec.items:
+        count += item.asked
+        asked_before.append(count)
+    gated = tuple((i.index, i.code) for i in spec.items if i.asked and i.relevant)
+    return asked_before, count, gated
+
+
+def _example(spec: FormSpec, item: Item) -> str:
+    """How to answer ``item``, written once per item."""
+    examples = spec.memo("_examples", lambda _spec: {})
+    if item.code not in examples:
+        lines = [example] if (example := item.type.example(item)) else []
+        if not item.required:
+            lines.append(say("example_optional"))
+        examples[item.code] = " ".join(lines)
+    return examples[item.code]
 
 
 def _question(turn: Turn, item: Item) -> tuple[str, tuple[Option, ...], tuple[Option, ...]]:
@@ -76,14 +115,14 @@ def _question(turn: Turn, item: Item) -> tuple[str, tuple[Option, ...], tuple[Op
     previous = turn.previous_year.get(item.code) if item.carried else None
     previous_text = format_value(item, previous) if previous is not None else None
     year = turn.year + item.year_offset if item.year_offset is not None else None
-    examples = [example] if (example := item.type.example(item)) else []
-    if not item.required:
-        examples.append(say("example_optional"))
     conflicts = _conflicts(state, item)
     number, total = position(state, item)
     text = say(
         "question",
-        position=say("position", year=turn.year, section=item.section, number=number, total=total),
+        campaign_year=turn.year,
+        section=item.section,
+        number=number,
+        total=total,
         context=context_lines(spec, item),
         code=item.code,
         label=item.label,
@@ -92,7 +131,7 @@ def _question(turn: Turn, item: Item) -> tuple[str, tuple[Option, ...], tuple[Op
         hint=item.hint,
         current=current,
         previous=previous_text,
-        example=" ".join(examples),
+        example=_example(spec, item),
         conflicts=[
             say("conflict", message=state.message(c.constraint), warning=c.warning)
             for c in conflicts

@@ -163,12 +163,12 @@ class Item(StrictModel):
         ``carry`` in the spec)."""
         return self.carry if self.carry is not None else kind_of(self).carried
 
-    @property
+    @cached_property
     def type(self) -> Kind:
         """What this item's kind means (parsing, storing, writing, scoring)."""
         return kind_of(self)
 
-    @property
+    @cached_property
     def asked(self) -> bool:
         """Computed items are shown, never asked."""
         return kind_of(self).asked
