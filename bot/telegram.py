@@ -47,7 +47,7 @@ from dialogs import Engine
 from dialogs.commands import menu
 from dialogs.locks import StripedLocks
 from dialogs.messages import Inbound, Outbound
-from dialogs.payloads import KeepAnswer, KeepPrevious, PickOption, decode
+from dialogs.payloads import Done, KeepAnswer, KeepPrevious, KeepSection, PickOption, decode
 from templates.messages import say
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,9 @@ class TelegramChannel:
         if all(reply.informational for reply in replies):
             return
         stored = any(reply.accepted for reply in replies)
-        is_answer = isinstance(decode(data), PickOption | KeepPrevious | KeepAnswer)
+        is_answer = isinstance(
+            decode(data), PickOption | KeepPrevious | KeepAnswer | KeepSection | Done
+        )
         label = pressed_label(message.reply_markup, data) if stored or not is_answer else None
         try:
             text = message.text_html if message.text else ""

@@ -75,7 +75,8 @@ def test_fill_and_show(db_env, tmp_path, capsys):
     )
     assert main(["show", str(row["id"]), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["answers"] == {"1.1": 2020, "1.7": 12, "3.1.1": 13}
+    # The unit's name is known: filled when the submission started.
+    assert shown["answers"] == {"1.1": 2020, "1.2": "Xã A", "1.7": 12, "3.1.1": 13}
     assert shown["computed"]["3.1"] == pytest.approx(13 / 12)
-    assert shown["progress"]["answered"] == 3
+    assert shown["progress"]["answered"] == 4
     assert main(["show", "999", "--json"]) == 2
