@@ -84,7 +84,7 @@ def answer(turn: Turn) -> list[Outbound]:
         return keep_section(turn, item.section)
     if folded in KEEP_WORDS and item.carried and item.code in turn.previous_year:
         return take(turn, item, turn.previous_year[item.code], typed)
-    if is_greeting(typed):
+    if is_greeting(typed, folded):
         return ask_current(turn, [say("nudge_greeting")])
     checked = check_answer(turn.spec, turn.state, item, typed)
     if checked.problem:

@@ -3,6 +3,7 @@ it breaks), and the greeting. Pure: reads a ``Turn``, writes nothing."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from dialogs.kinds import format_value
@@ -147,11 +148,17 @@ def _question(turn: Turn, item: Item) -> tuple[str, tuple[Option, ...], tuple[Op
     if keep_all >= SECTION_KEEP_MIN:
         label = say("keep_section", count=keep_all, section=item.section)
         options.append(Option(label, KeepSection(item.section), "giu het"))
+    return text, tuple(options), _nav(item.required)
+
+
+@cache
+def _nav(required: bool) -> tuple[Option, ...]:
+    """◀ Quay lại · Bỏ qua (optional questions) · Tiến độ: the same under every question."""
     nav = [Option(say("nav_back"), RunCommand("quaylai"), "/quaylai")]
-    if not item.required:
+    if not required:
         nav.append(Option(say("nav_skip"), RunCommand("boqua"), "/boqua"))
     nav.append(Option(say("nav_progress"), RunCommand("tiendo"), "/tiendo"))
-    return text, tuple(options), tuple(nav)
+    return tuple(nav)
 
 
 def _conflicts(state: FormState, item: Item) -> list[Conflict]:

@@ -99,9 +99,10 @@ def ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
-def is_greeting(text: str) -> bool:
-    """ "chào bạn", "xin chào", "alo": a greeting, not an answer."""
-    folded = fold(text).rstrip(".!?")
+def is_greeting(text: str, folded: str | None = None) -> bool:
+    """A greeting ("chào bạn", "xin chào", "alo"), not an answer; ``folded``: ``text``
+    already folded."""
+    folded = (fold(text) if folded is None else folded).rstrip(".!?")
     return any(folded == word or folded.startswith(word + " ") for word in GREETINGS)
 
 
