@@ -34,6 +34,8 @@ async def run_console(
     """Talk until EOF. Every answer is committed as it is given, so EOF (or Ctrl-C) loses
     nothing and the next run resumes at the same question."""
     interactive = stdin.isatty()
+    if hasattr(stdin, "reconfigure"):  # bytes that are not UTF-8 become "�", not a crash
+        stdin.reconfigure(errors="replace")
 
     def show(messages: list[Outbound]) -> None:
         for message in messages:

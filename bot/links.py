@@ -87,7 +87,7 @@ class LinkSigner:
 
     def valid(self, digest: str, filename: str, expires: str, signature: str) -> bool:
         """The signature matches (constant time) and the link has not expired."""
-        if not expires.isdigit() or len(expires) > 12:
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
             return False
         expected = self.signature(digest, filename, int(expires))
         if not hmac.compare_digest(expected.encode(), signature.encode()):

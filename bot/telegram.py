@@ -44,7 +44,7 @@ from bot.splitting import utf16_len
 from bot.telegram_render import MAX_MESSAGE, html_chunks, keyboard, pressed_label
 from dialogs.commands import menu
 from dialogs.messages import Inbound, Outbound
-from dialogs.payloads import KeepAnswer, KeepPrevious, PickOption, decode
+from dialogs.payloads import Done, KeepAnswer, KeepPrevious, KeepSection, PickOption, decode
 from templates.messages import say
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,10 @@ class TelegramChannel(Channel):
 
     async def send(self, chat: str, replies: list[Outbound], context: Any = None) -> None:
         pressed, data = context if context else (None, "")
-        if pressed is not None and replies:
+        if pressed is not None and replies and replies[0].edit_pressed:
+            await self._edit_keyboard(pressed, replies[0])  # a multi-choice toggle
+            replies = replies[1:]
+        elif pressed is not None and replies:
             await self._mark_pressed(pressed, data, replies)
         bot = self.application.bot
         for reply in replies:
@@ -210,6 +213,14 @@ class TelegramChannel(Channel):
     async def send_text(self, chat: str, text: str) -> None:
         await self._send_text(int(chat), text, None)
 
+    @staticmethod
+    async def _edit_keyboard(message: Message, reply: Outbound) -> None:
+        """Show ``reply``'s options on the pressed message, in place of sending it."""
+        try:
+            await message.edit_reply_markup(reply_markup=keyboard(reply))
+        except BadRequest as exc:  # unchanged, or too old to edit
+            log.info("could not edit the pressed keyboard: %s", exc)
+
     async def _mark_pressed(self, message: Message, data: str, replies: list[Outbound]) -> None:
         """Remove the pressed keyboard and show which button was pressed, unless the press
         only showed something (progress) and the question is still the current one. An
@@ -218,7 +229,9 @@ class TelegramChannel(Channel):
         if all(reply.informational for reply in replies):
             return
         stored = any(reply.accepted for reply in replies)
-        is_answer = isinstance(decode(data), PickOption | KeepPrevious | KeepAnswer)
+        is_answer = isinstance(
+            decode(data), PickOption | KeepPrevious | KeepAnswer | KeepSection | Done
+        )
         label = pressed_label(message.reply_markup, data) if stored or not is_answer else None
         try:
             text = message.text_html if message.text else ""

@@ -1,14 +1,29 @@
-"""What the bot shows: the current question with its options, the answers so far (/xem),
-progress (/tiendo) and greetings. Pure: reads a ``Turn``, writes nothing."""
+"""What the bot asks: the current question with its options, why it is asked again (a rule
+it breaks), and the greeting. Pure: reads a ``Turn``, writes nothing."""
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 from dialogs.kinds import format_value
 from dialogs.messages import Option, Outbound
-from dialogs.payloads import KeepPrevious, PickOption, RunCommand
+from dialogs.payloads import (
+    Done,
+    KeepAnswer,
+    KeepPrevious,
+    KeepSection,
+    PickOption,
+    RunCommand,
+    Toggle,
+)
 from dialogs.spec import FormSpec, Heading, Item
+from dialogs.state import Conflict, FormState
 from dialogs.turn import Turn
 from templates.messages import say
+
+# How many carried items of a section make a "keep all of last year's" button worth it.
+SECTION_KEEP_MIN = 2
 
 
 def ask_current(turn: Turn, before: list[str]) -> list[Outbound]:
@@ -23,27 +38,92 @@ def ask_current(turn: Turn, before: list[str]) -> list[Outbound]:
 
 
 def greeting(turn: Turn, *, first: bool) -> str:
-    done, total = turn.state.totals()
-    key = "welcome" if first and not done else "welcome_back"
-    return say(key, title=turn.spec.title, unit=turn.unit, year=turn.year, done=done, total=total)
+    """Welcome (with what the bot filled in itself), or welcome back with the progress."""
+    state = turn.state
+    done, total = state.totals()
+    filled = [
+        item.code
+        for item in turn.spec.items
+        if item.fill and (a := state.stored.get(item.code)) is not None and a.raw is None
+    ]
+    given = done - len(filled)
+    key = "welcome" if first and not given else "welcome_back"
+    return say(
+        key,
+        title=turn.spec.title,
+        unit=turn.unit,
+        year=turn.year,
+        done=done,
+        total=total,
+        filled=filled,
+    )
+
+
+def unkept_warnings(state: FormState, item: Item | None) -> list[Conflict]:
+    """The warnings ``item``'s stored answer raises that the person has not kept yet."""
+    stored = state.stored.get(item.code) if item is not None else None
+    if stored is None or stored.skipped:
+        return []
+    return [
+        c
+        for c in state.broken_rules(item.code)
+        if c.warning and c.constraint.rule not in stored.kept
+    ]
+
+
+def position(state: FormState, item: Item) -> tuple[int, int]:
+    """(number, total) of ``item`` among the questions that apply now: the count the header,
+    /tiendo and /nop share."""
+    asked_before, asked, gated = state.spec.memo("_numbering", _numbering)
+    number, total = asked_before[item.index], asked
+    applies = state.applies
+    for index, code in gated:  # only items with a relevance can stop applying
+        if not applies[code]:
+            total -= 1
+            if index <= item.index:
+                number -= 1
+    return number, total
+
+
+def _numbering(spec: FormSpec) -> tuple[list[int], int, tuple[tuple[int, str], ...]]:
+    """For each item index, how many asked items come up to it; how many are asked; the asked
+    items with a relevance."""
+    asked_before, count = [], 0
+    for item in spec.items:
+        count += item.asked
+        asked_before.append(count)
+    gated = tuple((i.index, i.code) for i in spec.items if i.asked and i.relevant)
+    return asked_before, count, gated
+
+
+def _example(spec: FormSpec, item: Item) -> str:
+    """How to answer ``item``, written once per item."""
+    examples = spec.memo("_examples", lambda _spec: {})
+    if item.code not in examples:
+        lines = [example] if (example := item.type.example(item)) else []
+        if not item.required:
+            lines.append(say("example_optional"))
+        examples[item.code] = " ".join(lines)
+    return examples[item.code]
 
 
 def _question(turn: Turn, item: Item) -> tuple[str, tuple[Option, ...], tuple[Option, ...]]:
     spec, state = turn.spec, turn.state
-    asked = asked_items(spec)
     stored = state.stored.get(item.code)
     current = None
     if stored is not None:
         current = say("review_skipped") if stored.skipped else format_value(item, stored.value)
-    previous = turn.previous_year.get(item.code)
+    previous = turn.previous_year.get(item.code) if item.carried else None
     previous_text = format_value(item, previous) if previous is not None else None
     year = turn.year + item.year_offset if item.year_offset is not None else None
-    examples = [example] if (example := item.type.example(item)) else []
-    if not item.required:
-        examples.append(say("example_optional"))
+    conflicts = _conflicts(state, item)
+    number, total = position(state, item)
     text = say(
         "question",
-        position=say("position", section=item.section, number=asked[item.code], total=len(asked)),
+        campaign_year=turn.year,
+        section=item.section,
+        number=number,
+        total=total,
         context=context_lines(spec, item),
         code=item.code,
         label=item.label,
@@ -52,70 +132,93 @@ def _question(turn: Turn, item: Item) -> tuple[str, tuple[Option, ...], tuple[Op
         hint=item.hint,
         current=current,
         previous=previous_text,
-        example=" ".join(examples),
+        example=_example(spec, item),
+        conflicts=[
+            say("conflict", message=state.message(c.constraint), warning=c.warning)
+            for c in conflicts
+        ],
     )
-    options = [
-        Option(label, PickOption(item.code, n), str(n + 1))
-        for n, (_value, label) in enumerate(item.choices())
-    ]
+    options = _options(turn, item)
+    if any(c.warning for c in conflicts):
+        options.insert(0, Option(say("keep_warning"), KeepAnswer(item.code), "vẫn giữ"))
     if previous is not None:
         label = say("keep_previous", value=previous_text)
         options.append(Option(label, KeepPrevious(item.code), "giu"))
+    keep_all = section_keep_count(turn, item) if previous is not None else 0
+    if keep_all >= SECTION_KEEP_MIN:
+        label = say("keep_section", count=keep_all, section=item.section)
+        options.append(Option(label, KeepSection(item.section), "giu het"))
+    return text, tuple(options), _nav(item.required)
+
+
+@cache
+def _nav(required: bool) -> tuple[Option, ...]:
+    """◀ Quay lại · Bỏ qua (optional questions) · Tiến độ: the same under every question."""
     nav = [Option(say("nav_back"), RunCommand("quaylai"), "/quaylai")]
-    if not item.required:
+    if not required:
         nav.append(Option(say("nav_skip"), RunCommand("boqua"), "/boqua"))
     nav.append(Option(say("nav_progress"), RunCommand("tiendo"), "/tiendo"))
-    return text, tuple(options), tuple(nav)
+    return tuple(nav)
 
 
-def review(turn: Turn, argument: str) -> list[Outbound]:
-    """``/xem [MỤC]``: the answers so far, section by section."""
-    spec, state = turn.spec, turn.state
-    sections = spec.sections
-    if argument:
-        wanted = argument.strip().split()[0].upper().removeprefix("MỤC").strip(". ")
-        chosen = [s for s in sections if str(s.number) == wanted]
-        if not chosen:
-            numbers = [str(s.number) for s in sections]
-            return [Outbound(say("unknown_section", section=argument, sections=numbers))]
-        sections = tuple(chosen)
-    lines = [say("review_header", unit=turn.unit, title=spec.title, year=turn.year)]
-    for section in sections:
-        lines.append("")
-        lines.append(say("review_section", number=section.number, title=section.title))
-        for item in section.items:
-            if not state.applies[item.code]:
-                continue
-            stored = state.stored.get(item.code)
-            if not item.asked:
-                shown = format_value(item, state.value(item.code)) or say("review_empty")
-            elif stored is None:
-                shown = say("review_empty")
-            elif stored.skipped:
-                shown = say("review_skipped")
-            else:
-                shown = format_value(item, stored.value)
-            lines.append(say("review_line", code=item.code, value=shown))
-    return [Outbound("\n".join(lines))]
+def _conflicts(state: FormState, item: Item) -> list[Conflict]:
+    stored = state.stored.get(item.code)
+    if stored is None or stored.skipped:
+        return []
+    return [
+        c
+        for c in state.broken_rules(item.code)
+        if not (c.warning and c.constraint.rule in stored.kept)
+    ]
 
 
-def progress(turn: Turn, argument: str = "") -> list[Outbound]:
-    """``/tiendo``: answered items per section."""
-    rows = turn.state.progress()
-    done, total = turn.state.totals()
-    percent = round(100 * done / total) if total else 100
-    text = say("progress", done=done, total=total, percent=percent, sections=rows)
-    return [Outbound(text, informational=True)]
+def _options(turn: Turn, item: Item) -> list[Option]:
+    """The item's options as buttons; a multi-choice gets toggles (✓ on the chosen ones) and
+    "Xong", which text channels leave out (people type "1, 3" there)."""
+    choices = item.choices()
+    if not item.type.multiple:
+        return [
+            Option(label, PickOption(item.code, n), str(n + 1))
+            for n, (_value, label) in enumerate(choices)
+        ]
+    chosen = set(_chosen_values(turn, item))
+    options = [
+        Option(
+            say("option_chosen", label=label) if value in chosen else label,
+            Toggle(item.code, n),
+            str(n + 1),
+        )
+        for n, (value, label) in enumerate(choices)
+    ]
+    done = say("multi_done", count=len(chosen))
+    options.append(Option(done, Done(item.code), "xong", button_only=True))
+    return options
 
 
-def asked_items(spec: FormSpec) -> dict[str, int]:
-    """Code → 1-based number among asked items ("câu 37/212")."""
-    return spec.memo("_asked_numbers", _number_asked_items)
+def _chosen_values(turn: Turn, item: Item) -> list[Any]:
+    pending = turn.pending if turn.pending is not None else turn.row.pending
+    if isinstance(pending, dict) and pending.get("code") == item.code:
+        return list(pending.get("chosen") or ())
+    stored = turn.state.stored.get(item.code)
+    return list(stored.value) if stored and isinstance(stored.value, list) else []
 
 
-def _number_asked_items(spec: FormSpec) -> dict[str, int]:
-    asked = [item.code for item in spec.items if item.asked]
-    return {code: n for n, code in enumerate(asked, start=1)}
+def section_keep_count(turn: Turn, item: Item) -> int:
+    """How many open carried items of ``item``'s section last year's answers could fill,
+    when ``item`` is the section's first open question."""
+    state = turn.state
+    section = turn.spec.section(item.section)
+    count = 0
+    first = True
+    for other in section.items:
+        if not state.is_open(other):
+            continue
+        if first and other.code != item.code:
+            return 0
+        first = False
+        if other.carried and other.code in turn.previous_year:
+            count += 1
+    return count
 
 
 def context_lines(spec: FormSpec, item: Item) -> list[str]:

@@ -170,7 +170,9 @@ def progress_rows(spec: FormSpec, data: campaign_reads.CampaignData) -> list[Uni
     for unit in sorted(data.units.values(), key=lambda u: fold(u.name)):
         submission = submissions.get(unit.id)
         stored = by_submission.get(submission.id, {}) if submission else {}
-        done, total = FormState(spec, stored).totals()
+        done, total = FormState(spec, stored, data.year).totals()
+        # Answers the bot filled in itself (year, unit name) do not make a unit "started".
+        given = sum(1 for code, a in stored.items() if a.raw is not None or a.skipped)
         respondents = people.get(unit.id, [])
         times = [t for t in (data.last_answers.get(submission.id) if submission else None,) if t]
         times += [
@@ -182,7 +184,7 @@ def progress_rows(spec: FormSpec, data: campaign_reads.CampaignData) -> list[Uni
             UnitProgress(
                 unit=unit,
                 submission=submission,
-                status=unit_status(submission, len(stored)),
+                status=unit_status(submission, given),
                 done=done,
                 total=total,
                 last_activity=max(times, default=None),

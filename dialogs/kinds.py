@@ -12,9 +12,10 @@ so the spec can validate ``kind`` names against ``KINDS``.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar, Protocol
 
-from dialogs import parsing
+from dialogs import formats, parsing
 from dialogs.expressions import FractionValue
 from dialogs.numbers import format_number
 from dialogs.parsing import Refusal
@@ -46,6 +47,7 @@ class ItemFields(Protocol):
     single_box: bool
     options: Any
     calculate: str | None
+    format: str | None
 
 
 class Kind:
@@ -61,6 +63,9 @@ class Kind:
     free_text: ClassVar[bool] = False  # words the person wrote (printed as they wrote them)
     sheet_columns: ClassVar[int] = 1  # spreadsheet cells an answer takes
     sheet_number: ClassVar[str | None] = None  # "count" or "decimal": its numbers in a sheet
+    # Last year's answer may be kept with one tap (facts that stay: names, systems in
+    # place); a spec's ``carry`` overrides it per item.
+    carried: ClassVar[bool] = True
     # Rubric rules that can score an answer of this kind without a ``value`` expression.
     scored_by: ClassVar[frozenset[str]] = frozenset({"met"})
 
@@ -141,6 +146,7 @@ class Kind:
 class _NumberKind(Kind):
     is_number = True
     scored_by = NUMBER_RULES
+    carried = False  # counts and budgets are of the year
 
     def format(self, item: ItemFields, value: Any, *, with_unit: bool = True) -> str:
         if value is None:
@@ -161,7 +167,8 @@ class _NumberKind(Kind):
     def number(self, value: Any) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
-        return float(value)
+        number = float(value)
+        return number if math.isfinite(number) else None
 
 
 class IntegerKind(_NumberKind):
@@ -183,7 +190,7 @@ class IntegerKind(_NumberKind):
         return str(min(max(int(item.min or 0), 5), high))
 
     def smaller_sample(self, item: ItemFields) -> str | None:
-        return "0"
+        return str(int(item.min or 0))
 
 
 class DecimalKind(_NumberKind):
@@ -331,8 +338,21 @@ class MultiChoiceKind(ChoiceKind):
     def example(self, item: ItemFields) -> str:
         return say("example_multi_choice")
 
+    def sample(self, item: ItemFields, year: int) -> str:
+        return "1, 2" if len(self.choices(item)) > 1 else "1"
+
 
 # Text ------------------------------------------------------------------------------------------
+
+
+# A plausible answer per text format (form walks, benchmarks).
+FORMAT_SAMPLES = {
+    "email": "vanthu@huongvinh.gov.vn",
+    "phone": "0234 3551 234",
+    "url": "huongvinh.huongtra.gov.vn",
+    "doc_ref": "12/QĐ-UBND ngày 05/3/2020",
+    "date": "05/03/2020",
+}
 
 
 class TextKind(Kind):
@@ -340,13 +360,16 @@ class TextKind(Kind):
     free_text = True
 
     def parse(self, item: ItemFields, text: str) -> str:
-        return parsing.parse_text(text, item.max_length)
+        value = parsing.parse_text(text, item.max_length)
+        return formats.check(item.format, value) if item.format else value
 
     def example(self, item: ItemFields) -> str:
+        if item.format:
+            return say(f"example_{item.format}")
         return say("example_text", limit=item.max_length)
 
     def sample(self, item: ItemFields, year: int) -> str:
-        return "Nội dung trả lời & <thử>"
+        return FORMAT_SAMPLES.get(item.format or "", "Nội dung trả lời & <thử>")
 
 
 KINDS: dict[str, Kind] = {

@@ -33,6 +33,7 @@ class Option:
     label: str
     payload: Payload
     typed: str
+    button_only: bool = False  # left out of text menus (e.g. "Xong" of a multi-choice)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,9 @@ class Outbound:
     item this message asks (to tell a stale button from a fresh one); ``accepted`` the item
     whose answer this turn stored; ``submitted`` the submission this turn submitted;
     ``informational`` that the message only shows something (progress), so the question it
-    answers stays open."""
+    answers stays open; ``edit_pressed`` that a channel with buttons should show this
+    message's options on the pressed message instead of sending a new one (a multi-choice
+    toggle); channels without buttons never get one."""
 
     text: str
     options: tuple[Option, ...] = ()
@@ -61,6 +64,7 @@ class Outbound:
     accepted: str | None = None
     submitted: int | None = None
     informational: bool = False
+    edit_pressed: bool = False
 
 
 def text_menu(message: Outbound, nav_hint: str | None = None) -> str:
@@ -69,6 +73,8 @@ def text_menu(message: Outbound, nav_hint: str | None = None) -> str:
     if message.options:
         lines.append("")
         for option in message.options:
+            if option.button_only:
+                continue
             if option.typed.isascii() and option.typed.isdigit():
                 lines.append(f"{option.typed}. {option.label}")
             else:

@@ -7,8 +7,11 @@ separators ("1.234", "2,5"), sometimes with the unit ("100 Mbps", "50 tr.đ").
 from __future__ import annotations
 
 import re
+import unicodedata
+from fractions import Fraction
 from typing import Any, Protocol
 
+from dialogs import measures, number_words
 from dialogs.expressions import FractionValue
 from dialogs.text import clean, fold
 
@@ -31,121 +34,203 @@ class Refusal(ValueError):
         self.params = params
 
 
-YES = {"co", "c", "yes", "y", "1", "x", "roi", "da co", "co a", "dung", "ok", "da trien khai"}
-NO = {"khong", "k", "ko", "kg", "no", "n", "0", "chua", "chua co", "khong co", "chua trien khai"}
-ZERO_WORDS = {"khong", "khong co", "ko", "k", "0", "chua co", "chua"}
-
-# Spellings of units people add after a number, beyond the unit's own name.
-UNIT_ALIASES = {
-    "tr.d": ("tr.d", "trd", "tr", "trieu", "trieu dong", "tr dong", "tr.dong", "tr. d"),
-    "mbps": ("mbps", "mb", "mb/s", "mbit", "mbit/s"),
-    "nguoi": ("nguoi", "ng", "cb", "can bo"),
-    "may": ("may", "may tinh", "cai", "chiec"),
-    "%": ("%", "phan tram"),
+YES = {
+    "co",
+    "c",
+    "yes",
+    "y",
+    "1",
+    "x",
+    "roi",
+    "da co",
+    "co a",
+    "co roi",
+    "dung",
+    "ok",
+    "vang",
+    "da trien khai",
 }
+NO = {
+    "khong",
+    "k",
+    "ko",
+    "kg",
+    "khg",
+    "kh",
+    "hok",
+    "hong",
+    "no",
+    "n",
+    "0",
+    "chua",
+    "chua co",
+    "khong co",
+    "ko co",
+    "k co",
+    "chua trien khai",
+}
+ZERO_WORDS = {"khong", "khong co", "ko", "k", "kg", "khg", "hok", "ko co", "k co", "0"}
+ZERO_WORDS |= {"chua co", "chua"}
+ALL_WORDS = {"tat ca", "ca hai", "ca ba", "tat ca cac muc", "all", "het", "chon het"}
+NONE_WORDS = ZERO_WORDS | {"khong chon", "none", "khong co gi"}
+GREETINGS = ("chao", "xin chao", "hello", "hi", "alo", "a lo", "hey", "cam on", "thanks")
 
-_THOUSANDS_DOT = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
-_THOUSANDS_SPACE = re.compile(r"^\d{1,3}(?: \d{3})+")
-_PLAIN_INT = re.compile(r"^\d+$")
-_VN_DECIMAL = re.compile(r"^(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?$")
-_DOT_DECIMAL = re.compile(r"^\d+\.\d+$")
-_EN_DECIMAL = re.compile(r"^\d{1,3}(?:,\d{3})+\.\d+$")
-_NUMBER_HEAD = re.compile(r"^[-+]?[\d][\d., ]*")
+# Numbers are read in ASCII digits only: str.isdigit() is also true for "²", which int()
+# refuses, and int() refuses numbers of more than 4,300 digits.
+MAX_DIGITS = 15
+# No count, amount or bandwidth of these forms comes near this; larger is a typing accident.
+CEILING = 10**12
+
+_THOUSANDS_DOT = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{3})+$")
+_THOUSANDS_SPACE = re.compile(r"(?<![0-9.,])[0-9]{1,3}(?: [0-9]{3})+(?![0-9])")
+_PLAIN_INT = re.compile(r"^[0-9]+$")
+_VN_DECIMAL = re.compile(r"^([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,([0-9]+))?$")
+_DOT_DECIMAL = re.compile(r"^[0-9]+\.[0-9]+$")
+_EN_DECIMAL = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+$")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_NUMBER_HEAD = re.compile(r"^[-+]?[0-9][0-9., ]*")
 
 
-def _strip_unit(item: NumberItem, folded: str) -> str:
-    """Remove a trailing unit that matches the item ("100 mbps" → "100")."""
-    head = _NUMBER_HEAD.match(folded)
-    if not head:
-        return folded
-    number, rest = head.group(0).strip(), folded[head.end() :].strip()
-    if not rest:
-        return number
-    unit = fold(item.unit or "")
-    accepted = {unit, *UNIT_ALIASES.get(unit, ())} - {""}
-    if rest in accepted or rest.rstrip(".") in accepted:
-        return number
-    raise Refusal("not_a_number", unit=item.unit)
+def ascii_digits(text: str) -> str:
+    """Decimal digits of any script ("٣", "３") as ASCII; other characters unchanged ("²"
+    is not a decimal digit and stays)."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
+def is_greeting(text: str, folded: str | None = None) -> bool:
+    """A greeting ("chào bạn", "xin chào", "alo"), not an answer; ``folded``: ``text``
+    already folded."""
+    folded = (fold(text) if folded is None else folded).rstrip(".!?")
+    return any(folded == word or folded.startswith(word + " ") for word in GREETINGS)
+
+
+def _digits_value(token: str) -> Fraction | None:
+    """A number written with digits the Vietnamese way ("1.234", "2,5", "1.234,5") or
+    the English way ("2.5", "1,234.5"); None when ``token`` is not one."""
+    if _PLAIN_INT.match(token):
+        return Fraction(int(token))
+    if _THOUSANDS_DOT.match(token):
+        return Fraction(int(token.replace(".", "")))
+    if match := _VN_DECIMAL.match(token):
+        whole = match.group(1).replace(".", "")
+        return Fraction(f"{whole}.{match.group(2)}") if match.group(2) else Fraction(int(whole))
+    if _DOT_DECIMAL.match(token):
+        return Fraction(token)
+    if _EN_DECIMAL.match(token):
+        return Fraction(token.replace(",", ""))
+    return None
 
 
 def _integer_text(text: str) -> int | None:
-    if _THOUSANDS_SPACE.match(text):
-        text = text.replace(" ", "")
-    if _PLAIN_INT.match(text):
-        return int(text)
-    if _THOUSANDS_DOT.match(text):
+    """A whole number in digits ("1234", "1.234", "1 234"); None otherwise."""
+    text = _THOUSANDS_SPACE.sub(lambda m: m.group(0).replace(" ", ""), text)
+    if _PLAIN_INT.match(text) or _THOUSANDS_DOT.match(text):
         return int(text.replace(".", ""))
     return None
 
 
-def _check_bounds(item: NumberItem, number: float) -> None:
+def _check_bounds(item: NumberItem, number: Fraction | int) -> None:
     low = item.min if item.min is not None else 0
     if number < low:
         raise Refusal("negative" if low == 0 else "too_small", min=low, unit=item.unit)
-    if item.max is not None and number > item.max:
-        raise Refusal("too_large", max=item.max, unit=item.unit)
+    high = item.max if item.max is not None else CEILING
+    if number > high:
+        raise Refusal("too_large", max=high, unit=item.unit)
 
 
-def _number_text(item: NumberItem, text: str) -> str | None:
-    """The typed number, folded and without its unit; None for a word meaning zero ("không").
-    A negative number is refused."""
-    folded = fold(text)
-    if folded in ZERO_WORDS:
-        return None
+def _check_digits(folded: str, item: NumberItem) -> None:
+    if any(len(run) > MAX_DIGITS for run in _DIGIT_RUN.findall(folded)):
+        raise Refusal("too_large", max=item.max if item.max is not None else CEILING)
+
+
+def _tokens(folded: str) -> list[str]:
+    folded = _THOUSANDS_SPACE.sub(lambda m: m.group(0).replace(" ", ""), folded)
+    folded = re.sub(r"(?<=[0-9])(?=[a-z%])|(?<=[a-z%])(?=[0-9])", " ", folded)
+    folded = folded.rstrip("!?")
+    if re.search(r"[0-9]\.$", folded):
+        folded = folded[:-1]
+    return folded.split()
+
+
+def read_number(item: NumberItem, text: str, refusal: str = "not_a_number") -> Fraction:
+    """The number typed for ``item``, in the item's unit, within its bounds: digits the
+    Vietnamese way, number words ("hai mươi lăm", "1 tỷ 2"), a unit or counting word after it
+    ("12 người", "3 lượt", "2 cái"), money and bandwidth converted ("15.000.000 đồng" → 15
+    Tr.đ, "1 Gbps" → 1.000 Mbps). A word meaning none ("không") is 0. Raises ``Refusal``."""
+    folded = fold(ascii_digits(text))
+    if folded.rstrip(".!") in ZERO_WORDS:
+        _check_bounds(item, 0)
+        return Fraction(0)
     if folded.startswith("-") and _NUMBER_HEAD.match(folded):
         raise Refusal("negative", unit=item.unit)
-    return _strip_unit(item, folded)
+    _check_digits(folded, item)
+    tokens = _tokens(folded)
+    prefix: list[Fraction | str] = []
+    for token in tokens:
+        number = _digits_value(token)
+        if number is not None:
+            prefix.append(number)
+        elif token in number_words.WORDS and (token != "k" or prefix):
+            prefix.append(token)
+        else:
+            break
+    rest = " ".join(tokens[len(prefix) :])
+    if not prefix:
+        if not any(ch.isdigit() for ch in folded) and len(folded.split()) >= 2:
+            raise Refusal("unrelated", unit=item.unit)
+        raise Refusal(refusal, unit=item.unit)
+    try:
+        value, scaled = number_words.value_of(prefix)
+    except number_words.NotANumber:
+        raise Refusal(refusal, unit=item.unit) from None
+    if rest:
+        factor = measures.factor(item.unit, getattr(item, "unit_words", ()), rest)
+        if factor is None:
+            raise Refusal(refusal, unit=item.unit)
+        value *= factor
+    elif scaled and measures.is_money(item.unit):
+        value /= 10**6  # "15 triệu", "1 tỷ 2": đồng, in Tr.đ
+    _check_bounds(item, value)
+    return value
 
 
 def parse_integer(item: NumberItem, text: str) -> int:
-    folded = _number_text(item, text)
-    if folded is None:
-        return 0
-    number = _integer_text(folded)
-    if number is None:
-        if _VN_DECIMAL.match(folded) or _DOT_DECIMAL.match(folded):
-            raise Refusal("not_whole", unit=item.unit)
-        raise Refusal("not_a_number", unit=item.unit)
-    _check_bounds(item, number)
-    return number
+    value = read_number(item, text)
+    if value.denominator != 1:
+        raise Refusal("not_whole", unit=item.unit)
+    return int(value)
 
 
 def parse_decimal(item: NumberItem, text: str) -> float | int:
-    folded = _number_text(item, text)
-    if folded is None:
-        return 0
-    if _THOUSANDS_SPACE.match(folded):
-        folded = re.sub(r"(?<=\d) (?=\d{3})", "", folded)
-    if match := _VN_DECIMAL.match(folded):
-        whole = int(match.group(1).replace(".", ""))
-        number: float | int = float(f"{whole}.{match.group(2)}") if match.group(2) else whole
-    elif _DOT_DECIMAL.match(folded):
-        number = float(folded)
-    elif _EN_DECIMAL.match(folded):
-        number = float(folded.replace(",", ""))
-    else:
-        raise Refusal("not_a_decimal", unit=item.unit)
-    if isinstance(number, float) and number.is_integer():
-        number = int(number)
-    _check_bounds(item, number)
-    return number
+    value = read_number(item, text, "not_a_decimal")
+    if value.denominator == 1:
+        return int(value)
+    return float(value)
 
 
 def parse_fraction(item: NumberItem, text: str) -> FractionValue:
-    folded = fold(text)
+    folded = fold(ascii_digits(text))
+    _check_digits(folded, item)
     parts = re.split(r"\s*/\s*|\s+tren\s+", folded)
     if len(parts) != 2:
         raise Refusal("not_a_fraction", unit=item.unit)
     numbers = []
     for part in parts:
-        part = _strip_unit(item, part.strip()) if part.strip() else ""
-        number = _integer_text(part)
+        match = re.match(r"^([0-9][0-9. ]*[0-9]|[0-9])\s*(.*)$", part.strip())
+        number = _integer_text(match.group(1).strip()) if match else None
+        if match and match.group(2):
+            if measures.factor(item.unit, getattr(item, "unit_words", ()), match.group(2)) is None:
+                number = None
         if number is None:
             raise Refusal("not_a_fraction", unit=item.unit)
         numbers.append(number)
     part_value, whole_value = numbers
     if part_value > whole_value:
         raise Refusal("fraction_over", part=part_value, whole=whole_value, unit=item.unit)
+    if whole_value > CEILING:
+        raise Refusal("too_large", max=CEILING, unit=item.unit)
     return FractionValue(part_value, whole_value)
 
 
@@ -179,17 +264,23 @@ def match_option(options: list[tuple[Any, str]], text: str) -> Any:
 
 
 def match_options(options: list[tuple[Any, str]], text: str) -> list[Any]:
-    """Several options ("1, 3", "1 3", "file và phần mềm"), in menu order; a word meaning
-    none ("không") chooses none."""
-    folded = fold(text)
-    if folded in ZERO_WORDS:
+    """Several options ("1, 3", "1 3", "file và phần mềm", "tất cả"), in menu order; a word
+    meaning none ("không có") chooses none."""
+    folded = fold(text).rstrip(".!")
+    if folded in NONE_WORDS:
         return []
-    pieces = [p for p in re.split(r"\s*[,;]\s*|\s+va\s+", folded) if p]
-    if len(pieces) == 1 and re.fullmatch(r"\d+(?:\s+\d+)+", pieces[0]):
+    if folded in ALL_WORDS:
+        return [value for value, _ in options]
+    pieces = [p for p in re.split(r"\s*[,;+]\s*|\s+va\s+", folded) if p]
+    if len(pieces) == 1 and re.fullmatch(r"[0-9]+(?:\s+[0-9]+)+", pieces[0]):
         pieces = pieces[0].split()
     chosen: list[Any] = []
     for piece in pieces:
-        value = match_option(options, piece)
+        try:
+            value = match_option(options, piece)
+        except Refusal as refusal:
+            labels = [label for _, label in options]
+            raise Refusal("not_options", options=labels, count=len(options)) from refusal
         if value not in chosen:
             chosen.append(value)
     order = [value for value, _ in options]

@@ -12,6 +12,7 @@ The wire format is the one the first version used (``ans:3.6:0``, ``keep:3.6``,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 MAX_BYTES = 64  # Telegram's limit for callback_data
@@ -40,6 +41,29 @@ class KeepAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class Toggle:
+    """Choose or unchoose the ``index``-th option (0-based) of multi-choice item ``code``;
+    the selection is stored by ``Done``."""
+
+    code: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """Store the options chosen so far for multi-choice item ``code`` ("Xong")."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeepSection:
+    """Keep last year's answers of every carried item of MỤC ``section`` that is still open."""
+
+    section: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunCommand:
     """Run the chat command ``name`` (a command word, e.g. ``quaylai``)."""
 
@@ -54,7 +78,10 @@ class Confirm:
     yes: bool
 
 
-Payload = PickOption | KeepPrevious | KeepAnswer | RunCommand | Confirm
+Payload = (
+    PickOption | KeepPrevious | KeepAnswer | Toggle | Done | KeepSection | RunCommand | Confirm
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def encode(payload: Payload) -> str:
@@ -66,6 +93,12 @@ def encode(payload: Payload) -> str:
             text = f"keep:{code}"
         case KeepAnswer(code):
             text = f"warn:{code}"
+        case Toggle(code, index):
+            text = f"tog:{code}:{index}"
+        case Done(code):
+            text = f"done:{code}"
+        case KeepSection(section):
+            text = f"keepall:{section}"
         case RunCommand(name, argument):
             text = f"cmd:{name}" + (f" {argument}" if argument else "")
         case Confirm(yes):
@@ -80,15 +113,18 @@ def encode(payload: Payload) -> str:
 def decode(text: str | None) -> Payload | None:
     """The payload a pressed button sent back; None for anything this bot did not write
     (an old or foreign button, or junk)."""
-    if not text or len(text.encode("utf-8", "replace")) > MAX_BYTES:
+    if not text or len(text.encode("utf-8", "replace")) > MAX_BYTES or _CONTROL.search(text):
         return None
     kind, _, rest = text.partition(":")
-    if kind == "ans":
+    if kind in ("ans", "tog"):
         code, _, index = rest.rpartition(":")
-        # isascii: str.isdigit() is also true for "²", which int() refuses.
-        if code and index.isascii() and index.isdigit() and len(index) <= 3:
-            return PickOption(code, int(index))
+        if code and _small_number(index):
+            return (PickOption if kind == "ans" else Toggle)(code, int(index))
         return None
+    if kind == "done" and rest:
+        return Done(rest)
+    if kind == "keepall" and _small_number(rest):
+        return KeepSection(int(rest))
     if kind == "keep" and rest:
         return KeepPrevious(rest)
     if kind == "warn" and rest:
@@ -99,3 +135,8 @@ def decode(text: str | None) -> Payload | None:
     if kind == "confirm" and rest in ("yes", "no"):
         return Confirm(rest == "yes")
     return None
+
+
+def _small_number(text: str) -> bool:
+    # isascii: str.isdigit() is also true for "²", which int() refuses.
+    return text.isascii() and text.isdigit() and len(text) <= 3

@@ -38,6 +38,21 @@ def welcome(turn: Turn) -> list[Outbound]:
     return ask_current(turn, [greeting(turn, first=True)])
 
 
+def next_year(turn: Turn, previous_year: int) -> list[Outbound]:
+    """The person's form of ``previous_year`` is done and a newer campaign is open: their
+    message begins the new form (no new invite needed)."""
+    turn.cursor = next_code(turn.state, None)
+    notice = say(
+        "next_year",
+        previous=previous_year,
+        year=turn.year,
+        unit=turn.unit,
+        title=turn.spec.title,
+        carried=bool(turn.previous_year),
+    )
+    return ask_current(turn, [notice])
+
+
 def start(turn: Turn, argument: str = "") -> list[Outbound]:
     """``/start`` of someone bound already: greeting, then where they are."""
     if turn.item is None or not turn.state.applies.get(turn.item.code, False):
@@ -120,6 +135,14 @@ def ask_submit(turn: Turn, argument: str = "") -> list[Outbound]:
             turn.cursor = missing[0].code
         turn.phase = CONVERSATION.next(turn.phase, "move")
         return ask_current(turn, [text])
+    conflicts = turn.state.conflicts()
+    if conflicts:
+        codes = list(dict.fromkeys(c.item.code for c in conflicts))
+        if turn.phase != "editing":
+            turn.return_to = None
+        turn.phase = CONVERSATION.next(turn.phase, "edit")
+        turn.cursor = codes[0]
+        return ask_current(turn, [say("conflicts_left", count=len(codes), codes=codes)])
     turn.phase = CONVERSATION.next(turn.phase, "ask_submit")
     done, total = turn.state.totals()
     text = say("confirm_submit", done=done, total=total, unit=turn.unit, year=turn.year)
@@ -143,7 +166,7 @@ def confirm(turn: Turn) -> list[Outbound]:
     if not yes:
         turn.phase = CONVERSATION.next(turn.phase, "cancel")
         return [Outbound(say("submit_cancelled"))]
-    if turn.state.missing_required():
+    if turn.state.missing_required() or turn.state.conflicts():
         turn.phase = CONVERSATION.next(turn.phase, "cancel")
         return ask_submit(turn)
     turn.status = SUBMISSION.next(turn.row.status, "submit")

@@ -27,6 +27,7 @@ maximum unchanged), ``full`` (the rule's points) or ``exclude`` (left out of the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -69,6 +70,8 @@ class Rule(StrictModel):
     scores: dict[str, float] | None = None
     bonus: bool | None = None
     not_applicable: NotApplicable | None = None
+    cap: float | None = None  # relative: values above count as this (one absurd value must not
+    # make everyone else's score zero)
 
 
 class Group(StrictModel):
@@ -437,12 +440,21 @@ def relative_values(spec: FormSpec, rubric: Rubric, state: FormState) -> dict[st
 
 
 def best_of(spec: FormSpec, rubric: Rubric, states: list[FormState]) -> dict[str, float]:
-    """The best value of each ``relative`` rule among ``states`` (one campaign)."""
+    """The best value of each ``relative`` rule among ``states`` (one campaign), each value
+    capped at the rule's ``cap``; values that are not finite numbers are left out."""
+    caps = {rule.code: rule.cap for rule in rubric.relative_rules}
     best: dict[str, float] = {}
     for state in states:
         for code, number in relative_values(spec, rubric, state).items():
+            if not math.isfinite(number):
+                continue
+            number = _capped(number, caps.get(code))
             best[code] = max(best.get(code, number), number)
     return best
+
+
+def _capped(number: float, cap: float | None) -> float:
+    return min(number, cap) if cap is not None else number
 
 
 def _explanation(
@@ -499,6 +511,9 @@ def _points(
         share = min(shown_value / target, Fraction(1))
         return _scored("target", share * m, target=target, value=shown_value, max=m)
     if kind == "relative":
+        if not math.isfinite(number):
+            return 0.0, "unanswered", {}
+        number = _capped(number, rule.cap)
         top = max(best.get(rule.code, number), number)
         shown_value = _round(_decimal(max(number, 0.0)), RATIO_PLACES)
         shown_top = _round(_decimal(top), RATIO_PLACES)

@@ -29,7 +29,7 @@ class Snapshot:
                 continue
             target = answers if item.asked else computed
             target[item.code] = item.type.to_json(value)
-        done, _total = self.state.totals()
+        done, total = self.state.totals()
         required = [
             i for i in self.spec.items if i.required and i.asked and self.state.applies[i.code]
         ]
@@ -41,12 +41,21 @@ class Snapshot:
             "status": self.submission.status,
             "answers": answers,
             "computed": computed,
+            "warnings": self.warnings(),
             "progress": {
                 "answered": done,
+                "total": total,
                 "required": len(required),
                 "required_answered": sum(1 for i in required if i.code in self.state.stored),
             },
         }
+
+    def warnings(self) -> list[dict]:
+        """The warnings the respondent kept ("Vẫn giữ"), as the reviewer sees them."""
+        return [
+            {"code": c.item.code, "message": self.state.message(c.constraint)}
+            for c in self.state.kept_warnings()
+        ]
 
 
 async def load_snapshot(
@@ -59,7 +68,7 @@ async def load_snapshot(
     spec = forms[submission.form_id]
     unit = await repo.get_unit(session, submission.unit_id)
     stored = await stored_answers(session, spec, submission.id)
-    return Snapshot(unit, submission, spec, FormState(spec, stored))
+    return Snapshot(unit, submission, spec, FormState(spec, stored, submission.year))
 
 
 async def stored_answers(session, spec: FormSpec, submission_id: int) -> dict[str, Stored]:
@@ -85,7 +94,10 @@ def parse_answers(spec: FormSpec, rows) -> dict[str, Stored]:
     for row in rows:
         item = spec.by_code.get(row.code)
         if item is not None:
-            parsed[row.code] = Stored(item.type.from_json(row.value), row.skipped, row.raw)
+            warnings = getattr(row, "warnings", None) or ()
+            kept = frozenset(w["rule"] for w in warnings if isinstance(w, dict) and "rule" in w)
+            value = item.type.from_json(row.value)
+            parsed[row.code] = Stored(value, row.skipped, row.raw, kept)
     return parsed
 
 

@@ -16,10 +16,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from dialogs import spec_cache
-from dialogs.expressions import Expression, ExpressionError
+from dialogs.expressions import Expression, ExpressionError, references
+from dialogs.formats import FORMATS
 from dialogs.kinds import KINDS, Kind, kind_of
+from dialogs.numbers import format_number
+from templates.messages import say
 
 FORMS_DIR = Path(__file__).parent / "forms"
+# What the bot knows about a submission before anyone answers (``fill`` in a spec), and the
+# name an expression uses for it (``${@year}``).
+FILL_SOURCES = ("year", "unit_name", "unit_contact")
+CONTEXT_NAMES = ("@year",)
 
 # How a printed table column is filled (see dialogs/forms/README.md, "Tables").
 ColumnRole = Literal["index", "label", "unit", "check", "answer"]
@@ -45,8 +52,13 @@ class Option(StrictModel):
 
 
 class Constraint(StrictModel):
+    """A rule that must hold. ``error``: the answer is impossible and is refused (a part larger
+    than its whole of the same count); ``warning``: unusual but possible, the person may keep
+    it ("Vẫn giữ") and the kept warning goes with the answer to the reviewer."""
+
     rule: str
     message: str
+    severity: Literal["error", "warning"] = "error"
 
 
 class Target(StrictModel):
@@ -98,6 +110,11 @@ class Item(StrictModel):
     note: str | None = None  # printed under the item's line, as the form prints it
     marker: str | None = None  # the printed bullet when it is not the numbering ("-", "+")
     single_box: bool = False  # yes_no printed as one tick box before the label
+    format: str | None = None  # text items: a name in dialogs.formats.FORMATS
+    carry: bool | None = None  # "Giữ như năm trước" offered; None: the kind's default
+    warn_above: float | None = None  # a larger number is possible but unusual: a warning
+    fill: Literal["year", "unit_name", "unit_contact"] | None = None  # known, not asked
+    unit_words: tuple[str, ...] = ()  # more words accepted after a number ("lượt", "bài")
 
     # Filled in by the loader.
     section: int = 0
@@ -118,12 +135,50 @@ class Item(StrictModel):
             raise ValueError(f"unknown kind {value!r}; known: {', '.join(KINDS)}")
         return value
 
+    @field_validator("format")
+    @classmethod
+    def _format_is_known(cls, value: str | None) -> str | None:
+        if value is not None and value not in FORMATS:
+            raise ValueError(f"unknown format {value!r}; known: {', '.join(FORMATS)}")
+        return value
+
+    @cached_property
+    def checks(self) -> tuple[Constraint, ...]:
+        """The spec's constraints, and the warnings the item's fields imply: a number above
+        ``warn_above``, a report year other than the campaign's."""
+        extra = []
+        if self.warn_above is not None:
+            limit = format_number(self.warn_above)
+            extra.append(
+                Constraint(
+                    rule=f"${{{self.code}}} <= {self.warn_above!r}",
+                    message=say("warn_above", code=self.code, limit=limit, unit=self.unit),
+                    severity="warning",
+                )
+            )
+        if self.fill == "year":
+            extra.append(
+                Constraint(
+                    rule=f"${{{self.code}}} == ${{@year}}",
+                    message=say("warn_year", code=self.code),
+                    severity="warning",
+                )
+            )
+        return (*self.constraints, *extra)
+
     @property
+    def carried(self) -> bool:
+        """Whether last year's answer may be kept with one tap: facts that stay (names,
+        systems in place), never this year's counts or budgets (the kind's default, or
+        ``carry`` in the spec)."""
+        return self.carry if self.carry is not None else kind_of(self).carried
+
+    @cached_property
     def type(self) -> Kind:
         """What this item's kind means (parsing, storing, writing, scoring)."""
         return kind_of(self)
 
-    @property
+    @cached_property
     def asked(self) -> bool:
         """Computed items are shown, never asked."""
         return kind_of(self).asked
@@ -253,7 +308,7 @@ class FormSpec(StrictModel):
         """Every expression of the spec, parsed once, keyed by its source text."""
         found: dict[str, Expression] = {}
         for item in self.items:
-            for source in (item.relevant, item.calculate, *(c.rule for c in item.constraints)):
+            for source in (item.relevant, item.calculate, *(c.rule for c in item.checks)):
                 if source and source not in found:
                     found[source] = Expression(source)
         return found
@@ -335,8 +390,8 @@ def _check_expressions(spec: FormSpec, where: str, problems: list[str]) -> None:
     position = {item.code: n for n, item in enumerate(spec.items)}
     for n, item in enumerate(spec.items):
         sources = [("relevant", item.relevant), ("calculate", item.calculate)]
-        sources += [("constraint", c.rule) for c in item.constraints]
-        sources += [("constraint message", c.message) for c in item.constraints]
+        sources += [("constraint", c.rule) for c in item.checks]
+        sources += [("constraint message", c.message) for c in item.checks]
         for field, source in sources:
             if not source:
                 continue
@@ -347,6 +402,8 @@ def _check_expressions(spec: FormSpec, where: str, problems: list[str]) -> None:
                 continue
             refs = expression.refs if expression else _message_refs(source)
             for ref in refs:
+                if ref in CONTEXT_NAMES and field.startswith("constraint"):
+                    continue
                 if ref not in position:
                     problems.append(
                         f"{where}: item {item.code}: {field} references unknown code {ref}"
@@ -376,8 +433,6 @@ def _totals_later_items(spec: FormSpec, code: str, position: dict[str, int]) -> 
 
 
 def _message_refs(message: str) -> list[str]:
-    from dialogs.expressions import references
-
     return references(message)
 
 
@@ -419,6 +474,10 @@ def _check_items(spec: FormSpec, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: item {item.code}: {problem}")
         if item.table and item.table not in spec.tables:
             problems.append(f"{where}: item {item.code}: unknown table {item.table!r}")
+        if item.format and not item.type.free_text:
+            problems.append(f"{where}: item {item.code}: only text items have a format")
+        if item.warn_above is not None and not kind_of(item).is_number:
+            problems.append(f"{where}: item {item.code}: only numbers have warn_above")
     for heading in spec.headings:
         if heading.table and heading.table not in spec.tables:
             problems.append(f"{where}: item {heading.code}: unknown table {heading.table!r}")

@@ -28,6 +28,7 @@ class Turn:
     phase: str
     cursor: str | None
     return_to: str | None
+    pending: Any = None  # input in progress (dialogs.pending), kept in the database
     answers: list[AnswerWrite] = field(default_factory=list)
     status: str | None = None  # a new submission status (submitted), set by /nop
     submitted_at: datetime | None = None
@@ -53,11 +54,17 @@ class Turn:
         return self.status or self.row.status
 
     def record(self, item: Item, after: FormState) -> None:
-        """Store the answer ``after`` holds for ``item`` (written when the turn ends);
-        ``after`` becomes the turn's state."""
+        """Store the answer ``after`` holds for ``item`` (written when the turn ends), with
+        the warnings kept for it; ``after`` becomes the turn's state."""
         old = self.state.stored.get(item.code)
         new = after.stored[item.code]
         kind = item.type
+        kept = [
+            {"rule": c.constraint.rule, "message": after.message(c.constraint)}
+            for c in after.broken_rules(item.code)
+            if c.constraint.rule in new.kept
+        ]
+        same = old is not None and (old.value, old.skipped) == (new.value, new.skipped)
         self.answers.append(
             AnswerWrite(
                 code=item.code,
@@ -65,13 +72,15 @@ class Turn:
                 value=kind.to_json(new.value),
                 raw=new.raw,
                 skipped=new.skipped,
+                warnings=kept or None,
+                history=not (same and old.kept != new.kept),
             )
         )
         self.state = after
 
     @property
     def changed(self) -> bool:
-        return bool(self.answers or self.status)
+        return bool(self.answers or self.status or self.pending != self.row.pending)
 
     def writes(self) -> TurnWrites:
         return TurnWrites(
@@ -86,4 +95,5 @@ class Turn:
             answers=tuple(self.answers),
             status=self.status,
             submitted_at=self.submitted_at,
+            pending=self.pending,
         )

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from dialogs import access, answering, commands, joining, respondent, staff
+from dialogs import access, answering, commands, joining, known, overview, respondent, staff
 from dialogs.commands import Called
 from dialogs.messages import Inbound, Outbound
 from dialogs.phases import EDITABLE_STATUSES
@@ -28,6 +28,7 @@ from dialogs.services import DocumentRenderer, Ranker, Services
 from dialogs.snapshot import parse_answers
 from dialogs.spec import FormSpec, all_forms
 from dialogs.state import FormState
+from dialogs.text import clean_input
 from dialogs.turn import Turn
 from storage import repo
 from storage.db import Database
@@ -77,6 +78,10 @@ class Engine:
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
         """One message; the answer is committed before the replies are returned."""
+        if inbound.text is not None:
+            # No NUL or control character reaches the database or a reply (PostgreSQL refuses
+            # 0x00 in text), and no text longer than any channel sends.
+            inbound = replace(inbound, text=clean_input(inbound.text))
         called = commands.called(inbound)
         if called is not None and called.command is commands.START and called.argument:
             return await self._join(inbound, called.argument)
@@ -147,9 +152,22 @@ class Engine:
         row = st.load(inbound.channel, inbound.user)
         if row is None:
             return _NOT_BOUND
+        moved_from = None
+        if row.status not in EDITABLE_STATUSES or row.campaign_status == "closed":
+            # The person's form is done: a newer campaign of the form begins with this message.
+            year = st.newer_campaign(row.form_id, row.year)
+            if year is not None:
+                st.move_to(row, year)
+                moved_from, row = row.year, st.load(inbound.channel, inbound.user)
         turn = self._load(st, inbound, row)
         before = (turn.phase, turn.cursor, turn.return_to)
-        replies = act(turn)
+        if row.version == 0 and row.status in EDITABLE_STATUSES:
+            facts = known.known_answers(
+                turn.spec, year=row.year, unit_name=row.unit_name, unit_contact=row.unit_contact
+            )
+            for item, after in known.fill(turn.state, facts):
+                turn.record(item, after)
+        replies = respondent.next_year(turn, moved_from) if moved_from else act(turn)
         if not turn.changed and (turn.phase, turn.cursor, turn.return_to) == before:
             return _Committed(replies)
         version = st.write(turn.writes())
@@ -161,7 +179,8 @@ class Engine:
         if cached is not None and cached[0] == row.version:
             state = cached[1]
         else:
-            state = FormState(spec, parse_answers(spec, st.answers(row.submission_id)))
+            answers = parse_answers(spec, st.answers(row.submission_id))
+            state = FormState(spec, answers, row.year)
             self._states[row.submission_id] = (row.version, state)
         return Turn(
             inbound=inbound,
@@ -172,6 +191,7 @@ class Engine:
             phase=row.phase if row.phase in CONVERSATION_PHASES else "answering",
             cursor=row.cursor,
             return_to=row.return_to,
+            pending=row.pending,
         )
 
     def _previous_year(self, st: TurnStatements, spec: FormSpec, row: TurnRow) -> dict:
@@ -251,10 +271,23 @@ class Engine:
 
 
 def _route(turn: Turn, *, called: Called | None) -> list[Outbound]:
-    """Where a respondent's message goes: a command, the submit confirmation, or an answer."""
+    """Where a respondent's message goes: a command, the next page of /xem, the submit
+    confirmation, or an answer."""
+    replies = _dispatch(turn, called)
+    pending = turn.row.pending
+    if turn.pending is pending and isinstance(pending, dict):
+        # Input in progress lasts while its question is current; a /xem page, one message.
+        if "review" in pending or pending.get("code") != turn.cursor:
+            turn.pending = None
+    return replies
+
+
+def _dispatch(turn: Turn, called: Called | None) -> list[Outbound]:
     command = called.command if called else None
     if command is not None and command.anytime:
         return command.handler(turn, called.argument)
+    if command is None and (review := overview.continue_review(turn)) is not None:
+        return review
     if turn.submission_status not in EDITABLE_STATUSES:
         return respondent.closed(turn)
     if command is not None:

@@ -52,7 +52,8 @@ def match_unit(units: Sequence[U], text: str, *, with_rest: bool = False) -> Uni
         return UnitMatch(problem="empty")
     words = text.replace("|", ":").split()
     number = words[0].lstrip("#").rstrip(":")
-    if number.isdigit():
+    # isascii: str.isdigit() is also true for "²", which int() refuses; ids are short.
+    if number.isascii() and number.isdigit() and len(number) <= 9:
         by_id = next((u for u in units if u.id == int(number)), None)
         if by_id is None:
             return UnitMatch(problem="not_found", name=words[0])

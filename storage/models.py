@@ -58,6 +58,9 @@ class Respondent(SQLModel, table=True):
     phase: str = "answering"
     cursor: str | None = None
     return_to: str | None = None
+    # Input in progress for the current question, kept between messages so any worker can
+    # take the next one: a multi-choice selection, the /xem page being read.
+    pending: Any = Field(default=None, sa_column=Column(JSON))
     blocked: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
@@ -74,6 +77,8 @@ class Answer(SQLModel, table=True):
     raw: str | None = None
     value: Any = Field(default=None, sa_column=Column(JSON))
     skipped: bool = False
+    # Warnings the person kept ("Vẫn giữ"): [{"rule": …, "message": …}], for the reviewer.
+    warnings: Any = Field(default=None, sa_column=Column(JSON))
     respondent_id: int | None = Field(default=None, foreign_key="respondents.id")
     channel: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)

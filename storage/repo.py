@@ -118,11 +118,19 @@ async def list_submissions(session: AsyncSession) -> list[tuple[Submission, Unit
 # Answers -------------------------------------------------------------------------------------
 
 
-_ANSWER_COLUMNS = (Answer.submission_id, Answer.code, Answer.value, Answer.skipped, Answer.raw)
+_ANSWER_COLUMNS = (
+    Answer.submission_id,
+    Answer.code,
+    Answer.value,
+    Answer.skipped,
+    Answer.raw,
+    Answer.warnings,
+)
 
 
 async def load_answers(executor, submission_id: int) -> list[Any]:
-    """Rows with ``submission_id``, ``code``, ``value``, ``skipped`` and ``raw``."""
+    """Rows with ``submission_id``, ``code``, ``value``, ``skipped``, ``raw`` and
+    ``warnings``."""
     stmt = select(*_ANSWER_COLUMNS).where(Answer.submission_id == submission_id)
     return list((await executor.execute(stmt)).all())
 
@@ -271,6 +279,16 @@ async def open_campaign(
     campaign.status = "open"
     await session.flush()
     return campaign, created
+
+
+async def close_campaign(session: AsyncSession, campaign_id: str) -> Campaign | None:
+    """Close a campaign: its people move to the form's next open campaign with their next
+    message (``dialogs.turns``); None when there is no such campaign."""
+    campaign = await get_campaign(session, campaign_id)
+    if campaign is not None:
+        campaign.status = "closed"
+        await session.flush()
+    return campaign
 
 
 async def open_campaigns(session: AsyncSession, form_id: str | None = None) -> list[Campaign]:

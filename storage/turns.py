@@ -65,6 +65,9 @@ class TurnRow:
     unit_form_id: str
     previous_id: int | None  # last year's submitted form of the same unit, if any
     previous_version: int | None
+    pending: Any  # input in progress for the current question (JSON), or None
+    unit_contact: str | None
+    campaign_status: str | None  # of the submission's campaign; None without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class AnswerRow:
     value: Any
     skipped: bool
     raw: str | None
+    warnings: Any = None  # kept warnings: [{"rule", "message"}]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,8 @@ class AnswerWrite:
     value: Any
     raw: str | None
     skipped: bool
+    warnings: Any = None  # kept warnings: [{"rule", "message"}], or None
+    history: bool = True  # False when only the kept warnings change (the value stays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,7 @@ class TurnWrites:
     answers: tuple[AnswerWrite, ...] = ()
     status: str | None = None  # a new submission status (submitted), clearing a return reason
     submitted_at: datetime | None = None
+    pending: Any = None
 
 
 # The SQL, written once. ``?`` placeholders; PostgreSQL's driver gets ``%s``.
@@ -108,25 +115,28 @@ class TurnWrites:
 _LOAD = """
 SELECT r.id, r.role, r.phase, r.cursor, r.return_to,
        s.id, s.unit_id, s.form_id, s.year, s.status, s.version, s.submitted_at,
-       s.returned_reason, u.name, u.form_id, p.id, p.version
+       s.returned_reason, u.name, u.form_id, p.id, p.version, r.pending, u.contact, c.status
 FROM respondents r
 JOIN submissions s ON s.id = r.submission_id
 JOIN units u ON u.id = s.unit_id
 LEFT JOIN submissions p ON p.unit_id = s.unit_id AND p.form_id = s.form_id
      AND p.year = s.year - 1 AND p.status IN ('submitted', 'approved')
+LEFT JOIN campaigns c ON c.form_id = s.form_id AND c.year = s.year
 WHERE r.channel = ? AND r.external_id = ?
 """
-_ANSWERS = "SELECT code, value, skipped, raw FROM answers WHERE submission_id = ?"
+_ANSWERS = "SELECT code, value, skipped, raw, warnings FROM answers WHERE submission_id = ?"
 _MARK_PROCESSED = """
 INSERT INTO processed_messages (channel, chat, message_id, at) VALUES (?, ?, ?, ?)
 ON CONFLICT DO NOTHING
 """
 _UPSERT_ANSWER = """
-INSERT INTO answers (submission_id, code, raw, value, skipped, respondent_id, channel, updated_at)
-VALUES (?, ?, ?, {json}, ?, ?, ?, ?)
+INSERT INTO answers
+    (submission_id, code, raw, value, skipped, warnings, respondent_id, channel, updated_at)
+VALUES (?, ?, ?, {json}, ?, {json}, ?, ?, ?)
 ON CONFLICT (submission_id, code) DO UPDATE SET raw = excluded.raw, value = excluded.value,
-    skipped = excluded.skipped, respondent_id = excluded.respondent_id,
-    channel = excluded.channel, updated_at = excluded.updated_at
+    skipped = excluded.skipped, warnings = excluded.warnings,
+    respondent_id = excluded.respondent_id, channel = excluded.channel,
+    updated_at = excluded.updated_at
 """
 _HISTORY = """
 INSERT INTO answer_history
@@ -140,11 +150,28 @@ UPDATE submissions SET version = ?, updated_at = ?, status = ?, submitted_at = ?
 WHERE id = ? AND version = ?
 """
 _CONVERSATION = """
-UPDATE respondents SET phase = ?, cursor = ?, return_to = ?, last_seen_at = ? WHERE id = ?
+UPDATE respondents SET phase = ?, cursor = ?, return_to = ?, pending = {json}, last_seen_at = ?
+WHERE id = ?
 """
 _UNBLOCK = "UPDATE respondents SET blocked = ? WHERE channel = ? AND external_id = ?"
 _VERSION = "SELECT version FROM submissions WHERE id = ?"
 _POSITION = "SELECT cursor FROM respondents WHERE channel = ? AND external_id = ?"
+# The next year: the earliest open campaign of the form after the person's submission's.
+_NEWER_CAMPAIGN = """
+SELECT year FROM campaigns WHERE form_id = ? AND status = 'open' AND year > ?
+ORDER BY year LIMIT 1
+"""
+_NEW_SUBMISSION = """
+INSERT INTO submissions (unit_id, form_id, year, status, version, created_at, updated_at)
+VALUES (?, ?, ?, 'draft', 0, ?, ?)
+ON CONFLICT (unit_id, form_id, year) DO NOTHING
+"""
+_SUBMISSION_ID = "SELECT id FROM submissions WHERE unit_id = ? AND form_id = ? AND year = ?"
+_REBIND = """
+UPDATE respondents SET submission_id = ?, phase = 'answering', cursor = NULL, return_to = NULL,
+    pending = NULL
+WHERE id = ?
+"""
 
 
 class _Dialect:
@@ -202,12 +229,29 @@ class TurnStatements:
             return None
         values = list(row)
         values[11] = self._dialect.time_out(values[11])
+        values[17] = self._dialect.json_out(values[17])
         return TurnRow(*values)
 
     def answers(self, submission_id: int) -> list[AnswerRow]:
         rows = self._run(_ANSWERS, (submission_id,)).fetchall()
         out = self._dialect.json_out
-        return [AnswerRow(code, out(value), bool(done), raw) for code, value, done, raw in rows]
+        return [
+            AnswerRow(code, out(value), bool(done), raw, out(warnings))
+            for code, value, done, raw, warnings in rows
+        ]
+
+    def newer_campaign(self, form_id: str, year: int) -> int | None:
+        """The year of the earliest open campaign of ``form_id`` after ``year``, if any."""
+        row = self._run(_NEWER_CAMPAIGN, (form_id, year)).fetchone()
+        return row[0] if row else None
+
+    def move_to(self, row: TurnRow, year: int) -> None:
+        """Bind the person to their unit's submission of ``year`` (created if needed), at its
+        first question."""
+        now = self._dialect.time_in(utcnow())
+        self._run(_NEW_SUBMISSION, (row.unit_id, row.form_id, year, now, now))
+        (submission_id,) = self._run(_SUBMISSION_ID, (row.unit_id, row.form_id, year)).fetchone()
+        self._run(_REBIND, (submission_id, row.respondent_id))
 
     def version(self, submission_id: int) -> int:
         return self._run(_VERSION, (submission_id,)).fetchone()[0]
@@ -242,16 +286,18 @@ class TurnStatements:
             self._run(
                 _UPSERT_ANSWER,
                 (writes.submission_id, answer.code, answer.raw, value, answer.skipped)
-                + (writes.respondent_id, writes.channel, now),
+                + (d.json_in(answer.warnings), writes.respondent_id, writes.channel, now),
             )
+            if not answer.history:
+                continue
             self._run(
                 _HISTORY,
                 (writes.submission_id, answer.code, d.json_in(answer.old_value), value)
                 + (answer.raw, writes.respondent_id, writes.channel, writes.message_id, now),
             )
         if writes.respondent_id is not None:
-            params = (writes.phase, writes.cursor, writes.return_to, now, writes.respondent_id)
-            self._run(_CONVERSATION, params)
+            params = (writes.phase, writes.cursor, writes.return_to, d.json_in(writes.pending))
+            self._run(_CONVERSATION, params + (now, writes.respondent_id))
         return version
 
 

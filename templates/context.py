@@ -116,6 +116,8 @@ def _line(item: Item, state: FormState) -> dict:
         "note": safe_text(item.note),
         "formula": phrase("formula", formula=formula) if formula else "",
         "bonus": item.bonus,
+        # A warning the respondent kept ("Vẫn giữ"): marked for the reviewer.
+        "warning": any(c.item.code == item.code for c in state.kept_warnings()),
     }
 
 
@@ -137,6 +139,7 @@ def _heading(heading: Heading) -> dict:
         "note": "",
         "formula": "",
         "bonus": False,
+        "warning": False,
     }
 
 
@@ -304,6 +307,9 @@ def _table_row(table: Table, row: dict, state: FormState) -> dict:
         start = next(n for n, r in enumerate(roles) if r in ("check", "answer"))
         span = [start, len(roles) - start]
         cells[start:] = [wording()["not_applicable"]] + [""] * (len(roles) - start - 1)
+    warned = {c.item.code for c in state.kept_warnings()}
+    if "label" in roles and any(item.code in warned for item in items):
+        cells[roles.index("label")] += " ⚠"  # a warning the respondent kept, for the reviewer
     return {"group": False, "cells": cells, "codes": [i.code for i in items], "span": span}
 
 

@@ -21,11 +21,12 @@ from dialogs.state import FormState
 from storage.models import Submission, Unit
 from templates.export import export_campaign, rank_rows, write_xlsx
 
+# Free-text items (no format): phone, web and email items only take what fits their format.
 FORMULAS = {
     "1.3": '=HYPERLINK("http://x.invalid","bấm")',
-    "1.4": "+84 256 382 2222",
-    "1.5": "-cmd|' /C calc'!A0",
-    "1.6": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "2.1": "+84 256 382 2222",
+    "2.2": "-cmd|' /C calc'!A0",
+    "2.3": "@SUM(1+1)*cmd|' /C calc'!A0",
 }
 HEADER = 3  # ranking sheet: rows 1–2 the title, row 3 the header
 CODES, LABELS = 3, 4  # answers sheet: the item codes and labels

@@ -328,3 +328,31 @@ def test_remind_broadcast_and_outbox_from_the_cli(cli_db, tmp_path, capsys):
         ("announcement", "77"),
     ]
     assert "còn 3 ngày" in messages[0].text and "Họp lúc 9h" in messages[1].text
+
+
+def test_campaign_close_moves_people_on_with_their_next_message(cli_db, capsys):
+    main(["campaign", "open", "--form", "xa-phuong", "--year", "2020", "--deadline", "2020-12-15"])
+
+    async def bind_then(message: str | None) -> str:
+        database = Database(cli_db)
+        try:
+            engine = Engine(database)
+            if message is None:
+                await engine.bind(
+                    "telegram", "88", unit_name="UBND xã Hương Chữ", form_id="xa-phuong", year=2020
+                )
+                return ""
+            chat = Chat(engine, "88", channel="telegram")
+            return await chat.say(message)
+        finally:
+            await database.dispose()
+
+    asyncio.run(bind_then(None))
+    main(["campaign", "open", "--form", "xa-phuong", "--year", "2021", "--deadline", "2021-12-15"])
+    assert "[Năm 2020 ·" in asyncio.run(bind_then("/tieptuc"))
+    capsys.readouterr()
+    assert main(["campaign", "close", "xa-phuong-2020"]) == 0
+    assert "closed campaign xa-phuong-2020" in capsys.readouterr().out
+    reply = asyncio.run(bind_then("chào"))
+    assert "Đợt báo cáo năm 2021 đã mở" in reply and "[Năm 2021 ·" in reply
+    assert main(["campaign", "close", "xa-phuong-1999"]) == 2

@@ -160,6 +160,23 @@ def test_relative_bandwidth_across_three_units(mini_spec, rubric):
     assert "0,25 ÷ 2 × 3 = 0,375 ≈ 0,38 điểm" in why
 
 
+def test_one_absurd_value_cannot_zero_the_other_units(mini_spec, rubric, tmp_path):
+    """A typing accident (10.000.000 Mbps of leased line) used to be the campaign's best and
+    left every other unit with nothing; the rule's cap bounds it."""
+    path = tmp_path / "capped.rubric.yaml"
+    path.write_text(MINI_RUBRIC.replace("relative, points: 3}", "relative, points: 3, cap: 5}"))
+    capped = load_rubric(path, mini_spec)
+    a = bandwidth_unit(mini_spec, staff=40, leased=2, ftth=0, xdsl=0)  # 0,25 Mbps per person
+    absurd = bandwidth_unit(mini_spec, staff=1, leased=10**7, ftth=0, xdsl=0)
+    best = best_of(mini_spec, capped, [a, absurd])
+    assert best == {"3.2.c": pytest.approx(5.0)}
+    assert rule(score(mini_spec, a, capped, best), "3.2.c").points == pytest.approx(0.15)
+    assert rule(score(mini_spec, absurd, capped, best), "3.2.c").points == pytest.approx(3.0)
+    # Without the cap the absurd unit is the best and the other one gets (next to) nothing.
+    uncapped = best_of(mini_spec, rubric, [a, absurd])
+    assert rule(score(mini_spec, a, rubric, uncapped), "3.2.c").points < 0.001
+
+
 def test_unanswered_items_score_nothing_and_say_so(mini_spec, rubric):
     card = score(mini_spec, FormState(mini_spec, {}), rubric)
     assert card.total == 0 and card.klass == "Yếu"

@@ -21,7 +21,11 @@ def typed_answers(spec, year=2020):
         if not item.asked:
             continue
         options = []
-        for typed in {sample_answer(item, year), smaller_answer(item) or ""} - {""}:
+        # A large count too, so that rules of other items break and mend.
+        typed_options = {sample_answer(item, year), smaller_answer(item) or ""}
+        if item.type.is_number and item.kind != "fraction" and item.max is None:
+            typed_options.add("100000")
+        for typed in typed_options - {""}:
             options.append(Stored(parse_answer(item, typed), False, typed))
         for n, (_value, label) in enumerate(item.choices()):
             options.append(Stored(item.type.picked(item, n), False, label))
@@ -34,6 +38,8 @@ def same(a: FormState, b: FormState) -> None:
     assert a.applies == b.applies
     assert a.values == b.values
     assert a.totals() == b.totals()
+    assert a.broken == b.broken
+    assert a.conflicts() == b.conflicts()
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))

@@ -302,7 +302,8 @@ async def test_progress_keeps_the_question_keyboard(engine):
         endpoints = [call.endpoint for call in harness.api.calls]
     assert "answerCallbackQuery" in endpoints
     assert "editMessageText" not in endpoints and "editMessageReplyMarkup" not in endpoints
-    assert "📊" in harness.api.texts(10)[-1]
+    progress, question = harness.api.texts(10)[-2:]
+    assert "📊" in progress and "❓ 3.6." in question
 
 
 async def test_a_photo_gets_a_hint_and_group_chats_are_ignored(engine):

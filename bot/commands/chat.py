@@ -112,8 +112,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     print(f"#{data['id']} {data['unit']} · {data['form']} {data['year']} · {data['status']}")
+    print(f"  {data['progress']['answered']}/{data['progress']['total']}")
     for code, value in {**data["answers"], **data["computed"]}.items():
         print(f"  {code}: {value}")
+    for warning in data["warnings"]:
+        print(f"  ⚠ {warning['code']}: {warning['message']}")
     return 0
 
 
@@ -139,7 +142,7 @@ def cmd_submissions(args: argparse.Namespace) -> int:
         progress = row["progress"]
         print(
             f"#{row['id']:<4} {row['unit']:<30} {row['form']:<13} {row['year']} "
-            f"{row['status']:<10} {progress['required_answered']}/{progress['required']}"
+            f"{row['status']:<10} {progress['answered']}/{progress['total']}"
         )
     return 0
 

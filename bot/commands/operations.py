@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="days before the deadline with a reminder; 0 is the deadline day (default 7,3,1,0)",
     )
     q.set_defaults(handler=cmd_campaign_open)
+    q = campaign.add_parser("close", help="close a campaign (its people move on to the next one)")
+    q.add_argument("campaign", metavar="ID", help="e.g. xa-phuong-2020")
+    q.set_defaults(handler=cmd_campaign_close)
     q = campaign.add_parser("status", help="per unit: status, progress, last activity, people")
     q.add_argument("campaign", nargs="?", metavar="CAMPAIGN", help="default: every open one")
     q.add_argument("--json", action="store_true")
@@ -279,6 +282,23 @@ def cmd_campaign_open(args: argparse.Namespace) -> int:
     print(
         f"{verb} campaign {campaign.id}: deadline {campaign.deadline.isoformat()}, "
         f"reminders {days} days before"
+    )
+    return 0
+
+
+def cmd_campaign_close(args: argparse.Namespace) -> int:
+    from storage import repo
+
+    async def run(database: Database):
+        async with database.session() as session, session.begin():
+            return await repo.close_campaign(session, args.campaign)
+
+    campaign = with_database(run)
+    if campaign is None:
+        return _fail(f"no campaign {args.campaign!r}")
+    print(
+        f"closed campaign {campaign.id}: its respondents begin the next open campaign of "
+        f"{campaign.form_id} with their next message"
     )
     return 0
 

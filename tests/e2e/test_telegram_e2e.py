@@ -27,7 +27,7 @@ import httpx
 import pytest
 from bot_process import ProcessDriver
 from e2e_common import formbot_webhook, invite_uses_left, stop_formbot, unit_with_invite
-from scenario import FORM, YEAR, create_invite, mini_spec, run_scenario
+from scenario import FORM, YEAR, create_invite, mini_spec, review_value, run_scenario
 from telegram_emulator import BotMessage, TelegramBotProcess, TelegramUser
 
 from dialogs.spec import all_forms
@@ -128,7 +128,54 @@ async def test_a_stale_button_is_answered_with_the_current_question(
     assert "3.7.đ. " in replies[0]
     await driver.send("/xem 3")
     review = (await driver.replies())[-1]
-    assert say("review_line", code="3.6", value="Không") in review
+    assert review_value(review, "3.6") == "Không"
+
+
+async def test_multi_choice_toggles_in_place_and_xem_goes_section_by_section(
+    emulator, running_bot, bot_token, bot_database, client
+):
+    """A multi-choice is a set of toggles: each press marks the option ✓ on the same message
+    (no new message), "Xong" stores the set. /xem is an index of sections as buttons, then
+    one section with labels and values."""
+    code = await create_invite(bot_database, "MULTI1")
+    user = TelegramUser(client, emulator, bot_token, user_id=5006)
+    driver = TelegramDriver(user, running_bot)
+    for text in [f"/start {code}", "Xã A", "20", "15", "10", "1", "1", "0", "0", "khong", "12"]:
+        await driver.send(text)
+    await driver.send("5/10")
+    await driver.choose("Chữ ký số công cộng")
+    question = driver.seen[-1]
+    assert "5.3. " in question.text
+    labels = [label for row in question.buttons for label, _data in row]
+    assert "Ký trên file" in labels and say("multi_done", count=0) in labels
+
+    async def press(data: str) -> list[BotMessage]:
+        before = running_bot.handled[user.user_id]
+        await user.press(question, data)
+        await running_bot.turn_done(user.user_id, before + 1)
+        return await user.unread()
+
+    assert await press("tog:5.3:0") == []  # edited in place, nothing new sent
+    assert await press("tog:5.3:1") == []
+    edited = next(m for m in await user.history() if m.message_id == question.message_id)
+    labels = [label for row in edited.buttons for label, _data in row]
+    assert say("option_chosen", label="Ký trên file") in labels
+    assert say("option_chosen", label="Ký trên phần mềm") in labels
+    assert say("multi_done", count=2) in labels
+    saved = "\n".join(m.text for m in await press("done:5.3"))
+    assert say("saved", code="5.3", value="Ký trên file; Ký trên phần mềm") in saved, saved
+    assert "5.4. " in saved
+
+    await driver.replies()  # what the walk read so far
+    await driver.send("/xem")
+    (index,) = await driver.replies()
+    assert say("review_index", unit="UBND xã Hương Vinh", year=YEAR, done=13, total=16) in index
+    await driver.choose(driver.seen[-1].buttons[2][0][0])  # MỤC 5
+    (section,) = await driver.replies()
+    assert section.startswith("📋 MỤC 5.")
+    assert review_value(section, "5.3") == "Ký trên file; Ký trên phần mềm"
+    assert review_value(section, "5.1") == "5/10 văn bản"
+    assert len(section) <= 1500
 
 
 async def test_a_second_person_is_served_while_the_first_is_mid_form(
