@@ -2,15 +2,19 @@
 
 A local fake Bot API server (Starlette on uvicorn, in a child process, 127.0.0.1 only)
 answers a share of the sendMessage calls (5 % by default) with 429 Too Many Requests
-(retry_after 1) or 502 Bad Gateway, half each, and records every message it accepts. The
-outbox dispatcher sends N queued reminders through python-telegram-bot's ``Bot`` at the
-configured rate. Printed: the achieved request rate as the server saw it (first to last call)
-next to the configured limit, the busiest second, the delivered rate, and lost and duplicate
-messages (from the server's record, checked against the outbox table). Last line: one JSON
-object.
+(retry_after 1) or 502 Bad Gateway, half each, and records every message it accepts; with
+``--slow``, a share of the accepted ones is answered only after ``--slow-delay`` seconds, past
+the client's read time-out (the person has the message, the sender does not know). The
+outbox dispatchers (``--dispatchers``, each with its own connections, as workers have) send N
+queued reminders through the bot the running app uses (PTB's ExtBot with our rate limiter, its
+flood limits off: the dispatcher paces) at the configured rate. Printed: the achieved request
+rate as the server saw it (first to last call) next to the configured limit, the busiest
+second, the delivered rate, and lost and duplicate messages (from the server's record, checked
+against the outbox table), and how many ended "delivery unknown". Last line: one JSON object.
 
     python bench/broadcast.py                         # 10,000 messages at 30/s (~6 min)
     python bench/broadcast.py --messages 1000 --rate 50
+    python bench/broadcast.py --messages 300 --slow 0.1 --dispatchers 2
     python bench/broadcast.py --database postgresql+asyncpg://postgres@127.0.0.1/bench
 """
 
@@ -42,7 +46,7 @@ NEVER_QUIET = QuietHours(clock_time(0, 0), clock_time(0, 0))
 # The fake Bot API server (child process) ----------------------------------------------------
 
 
-def serve(fail: float, seed: int, max_seconds: float) -> None:
+def serve(fail: float, seed: int, max_seconds: float, slow: float, slow_delay: float) -> None:
     import socket
     import threading
     from urllib.parse import parse_qs
@@ -54,7 +58,7 @@ def serve(fail: float, seed: int, max_seconds: float) -> None:
     from starlette.routing import Route
 
     rng = random.Random(seed)
-    record = {"calls": [], "accepted": Counter(), "e429": 0, "e502": 0}
+    record = {"calls": [], "accepted": Counter(), "e429": 0, "e502": 0, "slow": 0}
 
     async def bot_api(request: Request) -> JSONResponse:
         method = request.path_params["method"]
@@ -81,6 +85,9 @@ def serve(fail: float, seed: int, max_seconds: float) -> None:
             body = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
             return JSONResponse(body, status_code=502)
         record["accepted"][chat] += 1
+        if rng.random() < slow:  # taken, but answered after the client has given up
+            record["slow"] += 1
+            await asyncio.sleep(slow_delay)
         message = {
             "message_id": sum(record["accepted"].values()),
             "date": int(time.time()),
@@ -95,6 +102,7 @@ def serve(fail: float, seed: int, max_seconds: float) -> None:
                 "calls": record["calls"],
                 "e429": record["e429"],
                 "e502": record["e502"],
+                "slow": record["slow"],
                 "accepted": {str(k): v for k, v in record["accepted"].items()},
             }
         )
@@ -120,18 +128,15 @@ def serve(fail: float, seed: int, max_seconds: float) -> None:
     server.run(sockets=[sock])
 
 
-def start_server(fail: float, seed: int, max_seconds: float) -> tuple[subprocess.Popen, int]:
+def start_server(args: argparse.Namespace, max_seconds: float) -> tuple[subprocess.Popen, int]:
     child = subprocess.Popen(
         [
             sys.executable,
             __file__,
             "--serve",
-            "--fail",
-            str(fail),
-            "--seed",
-            str(seed),
-            "--max-seconds",
-            str(max_seconds),
+            *("--fail", str(args.fail), "--seed", str(args.seed)),
+            *("--slow", str(args.slow), "--slow-delay", str(args.slow_delay)),
+            *("--max-seconds", str(max_seconds)),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -178,31 +183,46 @@ async def prepare(database: Database, messages: int) -> None:
         broadcast.total = await queue.enqueue(session, rows)
 
 
-async def run(args: argparse.Namespace, port: int) -> dict:
-    from telegram import Bot
+def app_bot(port: int, args: argparse.Namespace):
+    """The bot as the running app has it: ExtBot with our rate limiter (which retries failed
+    requests of the live conversation; the outbox's sends ask it not to)."""
+    from telegram.ext import ExtBot
     from telegram.request import HTTPXRequest
 
+    from bot.telegram import RetryingRateLimiter
+
+    return ExtBot(
+        TOKEN,
+        base_url=f"http://127.0.0.1:{port}/bot",
+        request=HTTPXRequest(connection_pool_size=args.concurrency, read_timeout=args.read_timeout),
+        rate_limiter=RetryingRateLimiter(overall_max_rate=0, group_max_rate=0),
+    )
+
+
+async def run(args: argparse.Namespace, port: int) -> dict:
     if args.database:
-        database = Database(args.database)
+        databases = [Database(args.database) for _ in range(args.dispatchers)]
         scratch = None
     else:
         scratch = tempfile.TemporaryDirectory()
-        database = Database(f"sqlite+aiosqlite:///{scratch.name}/bench.db")
+        databases = [
+            Database(f"sqlite+aiosqlite:///{scratch.name}/bench.db")
+            for _ in range(args.dispatchers)
+        ]
     try:
-        await prepare(database, args.messages)
-        bot = Bot(
-            TOKEN,
-            base_url=f"http://127.0.0.1:{port}/bot",
-            request=HTTPXRequest(connection_pool_size=args.concurrency),
-        )
-        sender = TimedSender(TelegramSender(bot, max_rate=args.rate))
-        dispatcher = Dispatcher(
-            database,
-            {"telegram": sender},
-            concurrency=args.concurrency,
-            quiet=QuietHours.from_env() if args.quiet_hours else NEVER_QUIET,
-            progress_every=10.0,
-        )
+        await prepare(databases[0], args.messages)
+        bots = [app_bot(port, args) for _ in databases]
+        senders = [TimedSender(TelegramSender(bot, max_rate=args.rate)) for bot in bots]
+        dispatchers = [
+            Dispatcher(
+                database,
+                {"telegram": sender},
+                concurrency=args.concurrency,
+                quiet=QuietHours.from_env() if args.quiet_hours else NEVER_QUIET,
+                progress_every=10.0,
+            )
+            for database, sender in zip(databases, senders, strict=True)
+        ]
 
         def progress(stats: DispatchStats) -> None:
             print(
@@ -211,13 +231,30 @@ async def run(args: argparse.Namespace, port: int) -> dict:
                 flush=True,
             )
 
-        async with bot:
-            stats = await dispatcher.run(until_idle=True, on_progress=progress)
-        async with database.session() as session:
+        for bot in bots:
+            await bot.initialize()
+        try:
+            stats = await asyncio.gather(
+                *(d.run(until_idle=True, on_progress=progress) for d in dispatchers)
+            )
+            await asyncio.sleep(args.slow_delay if args.slow else 0)  # the last late answers
+        finally:
+            for bot in bots:
+                await bot.shutdown()
+        async with databases[0].session() as session:
             counts = await queue.outbox_counts(session)
-        return {"stats": stats, "outbox": counts, "sent_at": sender.times}
+            unknown = len(
+                [
+                    m
+                    for m in await queue.outbox_messages(session, status="failed")
+                    if (m.reason or "").startswith("delivery unknown")
+                ]
+            )
+        times = sorted(t for sender in senders for t in sender.times)
+        return {"stats": stats, "outbox": counts, "unknown": unknown, "sent_at": times}
     finally:
-        await database.dispose()
+        for database in databases:
+            await database.dispose()
         if scratch is not None:
             scratch.cleanup()
 
@@ -247,20 +284,28 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--database", help="default: a scratch SQLite file")
     parser.add_argument("--quiet-hours", action="store_true", help="respect quiet hours")
+    parser.add_argument("--dispatchers", type=int, default=1, help="workers sending at once")
+    parser.add_argument(
+        "--slow", type=float, default=0.0, help="share of accepted sends answered late"
+    )
+    parser.add_argument("--slow-delay", type=float, default=1.0, help="seconds (late answers)")
+    parser.add_argument("--read-timeout", type=float, default=0.5, help="the client's, seconds")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-seconds", type=float, default=3600.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.fail, args.seed, args.max_seconds)
+        serve(args.fail, args.seed, args.max_seconds, args.slow, args.slow_delay)
         return 0
 
     budget = 120 + 2 * args.messages / args.rate
-    child, port = start_server(args.fail, args.seed, budget)
+    child, port = start_server(args, budget)
     try:
         print(
             f"{args.messages} queued reminders, limit {args.rate:g}/s, concurrency "
-            f"{args.concurrency}, fake Bot API on 127.0.0.1:{port} answering "
-            f"{100 * args.fail:g} % with 429 (retry_after 1) or 502",
+            f"{args.concurrency}, {args.dispatchers} dispatcher(s), fake Bot API on "
+            f"127.0.0.1:{port} answering {100 * args.fail:g} % with 429 (retry_after 1) or 502 "
+            f"and {100 * args.slow:g} % of the accepted after {args.slow_delay:g} s "
+            f"(client read time-out {args.read_timeout:g} s)",
             flush=True,
         )
         started = time.monotonic()
@@ -279,7 +324,7 @@ def main() -> int:
     span = calls[-1] - calls[0] if len(calls) > 1 else 0.0
     request_rate = (len(calls) - 1) / span if span else 0.0
     delivered_rate = (len(accepted) - 1) / span if span else 0.0
-    stats: DispatchStats = result["stats"]
+    all_stats: list[DispatchStats] = result["stats"]
     figures = {
         "messages": args.messages,
         "configured_rate": args.rate,
@@ -293,8 +338,11 @@ def main() -> int:
         "answered_502": server["e502"],
         "lost": lost,
         "duplicates": duplicates,
+        "chats_with_duplicates": sum(1 for n in accepted.values() if n > 1),
+        "answered_late": server["slow"],
+        "delivery_unknown": result["unknown"],
         "outbox": result["outbox"],
-        "retried": stats.retried,
+        "retried": sum(stats.retried for stats in all_stats),
         "seconds": round(wall, 1),
     }
     print(
@@ -305,7 +353,11 @@ def main() -> int:
         f"delivered {delivered_rate:.2f} messages/s "
         f"({server['e429']} × 429, {server['e502']} × 502 answered and retried)"
     )
-    print(f"lost {lost}, duplicates {duplicates}, outbox {result['outbox']}, {wall:.0f} s")
+    print(
+        f"{args.messages} messages, {len(calls)} sends: lost {lost}, duplicates {duplicates} "
+        f"({figures['chats_with_duplicates']} chats), {server['slow']} answered late, "
+        f"{result['unknown']} delivery unknown; outbox {result['outbox']}, {wall:.0f} s"
+    )
     print(json.dumps(figures))
     return 0 if lost == 0 and duplicates == 0 else 1
 

@@ -74,7 +74,8 @@ async def measure_turns(
         item = spec.by_code[code]
         typed = sample_answer(item, YEAR)
         for attempt in range(2):
-            inbound = Inbound("bench", user, text=typed, message_id=str(next(messages)))
+            number = next(messages)  # the sender's order too, as Telegram's update_id
+            inbound = Inbound("bench", user, text=typed, message_id=str(number), order=number)
             started = time.perf_counter()
             replies = await engine.handle(inbound)
             latencies.append(time.perf_counter() - started)

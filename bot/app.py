@@ -272,10 +272,12 @@ class App:
 
         settings = self.zalo_settings
         api = ZaloApi(settings.token, base_url=settings.base_url)
+        # The linked documents live in the database, where every worker finds them.
+        links = settings.links.with_database(self.database) if settings.links else None
         channel = ZaloChannel(
             self.engine,
             api,
-            links=settings.links,
+            links=links,
             retry_delays=settings.retry_delays,
             on_handled=self.on_handled,
         )
@@ -289,10 +291,10 @@ class App:
 
             path = webhook_path(settings.webhook_url)
             routes.append(zalo_webhook(path, settings.secret, channel.handle_update))
-        if settings.links is not None:
+        if links is not None:
             from bot.web import document_routes
 
-            routes += document_routes(settings.links)
+            routes += document_routes(links)
         return routes
 
     async def stop(self) -> None:

@@ -2,9 +2,12 @@
 asyncio tasks in the bot's event loop, for every channel the process serves (each channel's
 sender is handed in). ``start`` and ``stop`` fit the app's start-up and shutdown.
 
-Several workers on one PostgreSQL database may each run one: the reminders of a day are
-queued once (one key per campaign, day and person) and each outbox row is claimed by one
-worker only (``storage.outbox``).
+Every worker on one PostgreSQL database runs one. The reminders of a day are queued once (one
+key per campaign, day and person), and each outbox row is claimed by one worker only
+(``storage.outbox``), so nothing is sent twice whoever sends. Sending is still left to one
+worker at a time (``storage.outbox.SenderLock``, taken again by another when it stops or
+dies): the bot's flood limit (about 30 messages a second) is one for the whole bot, and the
+pacer of one process is what keeps to it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from bot.outbox import Dispatcher, DispatchStats, QuietHours, Sender
 from bot.reminders import queue_due_reminders
 from dialogs.spec import FormSpec
 from storage.db import Database
+from storage.outbox import SenderLock
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class DeliveryLoop:
         self.dispatcher = Dispatcher(database, senders, rate=rate, quiet=quiet)
         self.check_every = check_every
         self.deliver_every = deliver_every
+        self.sender_lock = SenderLock(database.engine)
         self._tasks: list[asyncio.Task] = []
         self._wake = asyncio.Event()
 
@@ -70,6 +75,10 @@ class DeliveryLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        try:
+            await self.sender_lock.release()  # another worker sends from now on
+        except Exception:
+            log.exception("releasing the outbox's sender lock failed (it goes with the process)")
 
     def wake(self) -> None:
         """Look at the outbox now (e.g. something was just queued)."""
@@ -91,7 +100,8 @@ class DeliveryLoop:
         while not self.dispatcher.stopped:
             stats: DispatchStats | None = None
             try:
-                stats = await self.dispatcher.run(until_idle=True, max_seconds=DELIVER_SLICE)
+                if await self.sender_lock.acquire():
+                    stats = await self.dispatcher.run(until_idle=True, max_seconds=DELIVER_SLICE)
             except Exception:
                 log.exception("outbox delivery failed; it runs again shortly")
             if stats is not None and stats.calls:

@@ -1,12 +1,14 @@
 """Signed download links that expire, for channels that cannot attach a file (Zalo).
 
-A document is kept on disk under its SHA-256 (``DocumentStore``) and offered as
+A document is kept in the database under its SHA-256 (``DocumentStore``,
+``storage.documents``) and offered as
 ``{FORMBOT_PUBLIC_URL}/documents/{sha256}/{filename}?expires={unix time}&sig={HMAC}``. The
-HMAC-SHA256 (key ``FORMBOT_LINK_SECRET``) covers the digest, the file name and the expiry, so
-a link cannot be pointed at another document, renamed or prolonged; it is compared in
-constant time. Files older than the lifetime of a link are deleted as new ones are stored.
+HMAC-SHA256 (key ``FORMBOT_LINK_SECRET``) covers the digest, the file name and the expiry, so a
+link cannot be pointed at another document, renamed or prolonged; it is compared in constant
+time. Documents whose links have all expired are deleted as new ones are stored.
 
-Several bot workers behind one public URL need ``FORMBOT_DOCUMENT_DIR`` on a shared disk.
+The database is what every worker behind the public URL shares, so any worker serves a link
+another one issued (a local folder would not be there).
 """
 
 from __future__ import annotations
@@ -16,18 +18,19 @@ import hashlib
 import hmac
 import os
 import re
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from urllib.parse import quote, unquote, urlsplit
 
 from dialogs.messages import Document
+from storage import documents as stored
+from storage.db import Database
 
 DEFAULT_TTL_HOURS = 24.0
-DEFAULT_DIRECTORY = "formbot-documents"
 MIN_SECRET_LENGTH = 16
+GRACE_SECONDS = 60  # a document outlives its links by this much (they are signed just after)
 PATH_MARKER = "/documents/"
 # Anything before the marker is the public URL's own path, which a proxy may or may not strip.
 LINK_PATH = re.compile(r"^(?:.*)/documents/(?P<digest>[0-9a-f]{64})/(?P<name>[^/]+)$")
@@ -57,6 +60,10 @@ class Download:
     data: bytes = b""
     filename: str = ""
     mime_type: str = "application/octet-stream"
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class LinkSigner:
@@ -96,53 +103,43 @@ class LinkSigner:
 
 
 class DocumentStore:
-    """Documents on disk, named by the SHA-256 of their bytes."""
+    """Documents in the database (``storage.documents``), named by the SHA-256 of their bytes,
+    kept for ``ttl_seconds`` after they were last stored. ``clock``: unix time (tests)."""
 
-    def __init__(self, directory: Path, ttl_seconds: float, clock: Callable[[], float] = time.time):
-        self.directory = Path(directory)
+    def __init__(
+        self, database: Database, ttl_seconds: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.database = database
         self.ttl_seconds = ttl_seconds
         self.clock = clock
 
-    def put(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / digest
-        now = self.clock()
-        if not path.exists():
-            handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=".part-")
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.replace(temporary, path)
-        os.utime(path, (now, now))  # a new link to the same bytes keeps the file for its life
-        self.purge()
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    async def put(self, data: bytes, mime_type: str) -> str:
+        """Keep ``data`` (again) for the lifetime of a link issued now; drop what expired."""
+        digest = digest_of(data)
+        now = self._now()
+        until = datetime.fromtimestamp(self.clock() + self.ttl_seconds + GRACE_SECONDS, UTC)
+        async with self.database.session() as session, session.begin():
+            await stored.keep_document(session, digest, data, mime_type, now, until)
+            await stored.purge_documents(session, now)
         return digest
 
-    def get(self, digest: str) -> bytes | None:
+    async def get(self, digest: str) -> bytes | None:
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             return None
-        try:
-            return (self.directory / digest).read_bytes()
-        except FileNotFoundError:
-            return None
-
-    def purge(self) -> int:
-        """Delete the files no unexpired link can point to; returns how many."""
-        oldest = self.clock() - self.ttl_seconds - 60
-        removed = 0
-        for path in self.directory.iterdir():
-            try:
-                if path.stat().st_mtime < oldest:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                pass
-        return removed
+        async with self.database.session() as session:
+            return await stored.find_document(session, digest, self._now())
 
 
 class DocumentLinks:
-    """Issues links (``link``) and serves them (``resolve``)."""
+    """Issues links (``keep`` the documents, then ``link`` each) and serves them (``resolve``).
+    ``store`` is None until the running bot gives it its database (``with_database``)."""
 
-    def __init__(self, public_url: str, signer: LinkSigner, store: DocumentStore) -> None:
+    def __init__(
+        self, public_url: str, signer: LinkSigner, store: DocumentStore | None = None
+    ) -> None:
         if urlsplit(public_url).scheme not in ("http", "https"):
             raise LinkConfigError(f"FORMBOT_PUBLIC_URL is not an http(s) URL: {public_url}")
         self.public_url = public_url.rstrip("/")
@@ -173,20 +170,30 @@ class DocumentLinks:
             hours = float(env.get("FORMBOT_LINK_TTL_HOURS") or DEFAULT_TTL_HOURS)
         except ValueError:
             raise LinkConfigError("FORMBOT_LINK_TTL_HOURS is not a number") from None
-        ttl = hours * 3600
-        signer = LinkSigner(secret, ttl, clock)
-        directory = Path(env.get("FORMBOT_DOCUMENT_DIR") or DEFAULT_DIRECTORY)
-        return cls(public_url, signer, DocumentStore(directory, ttl, clock))
+        return cls(public_url, LinkSigner(secret, hours * 3600, clock))
+
+    def with_database(self, database: Database) -> DocumentLinks:
+        """These links, with their documents kept in ``database``."""
+        store = DocumentStore(database, self.signer.ttl_seconds, self.signer.clock)
+        return DocumentLinks(self.public_url, self.signer, store)
+
+    async def keep(self, documents: Sequence[Document]) -> None:
+        """Store the documents about to be linked (before their links are sent)."""
+        if self.store is None:
+            raise RuntimeError("document links need a store: DocumentLinks.with_database")
+        for document in documents:
+            await self.store.put(document.data, document.mime_type)
 
     def link(self, document: Document) -> Link:
-        digest = self.store.put(document.data)
+        """The signed link to a document (``keep`` it first)."""
+        digest = digest_of(document.data)
         expires = self.signer.expiry()
         signature = self.signer.signature(digest, document.filename, expires)
         name = quote(document.filename, safe="")
         url = f"{self.public_url}{PATH_MARKER}{digest}/{name}?expires={expires}&sig={signature}"
         return Link(url, expires)
 
-    def resolve(self, path: str, query: dict[str, str]) -> Download:
+    async def resolve(self, path: str, query: dict[str, str]) -> Download:
         """``path`` as requested (percent-encoded), ``query`` its parameters: 200 with the
         file, 403 for a forged, tampered or expired link, 404 for anything else."""
         match = LINK_PATH.match(path)
@@ -195,7 +202,7 @@ class DocumentLinks:
         digest, filename = match["digest"], unquote(match["name"])
         if not self.signer.valid(digest, filename, query.get("expires", ""), query.get("sig", "")):
             return Download(403)
-        data = self.store.get(digest)
+        data = await self.store.get(digest) if self.store is not None else None
         if data is None:
             return Download(404)
         extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""

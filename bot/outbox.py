@@ -5,11 +5,17 @@ The dispatcher claims due rows (as many as it has free slots, in one statement: 
 ``sending``, committed, before their requests leave); one launcher per channel sends them on
 its pacer's schedule, so the database work never delays a request. The outcome is recorded:
 ``sent`` (together with the next claim); ``blocked`` (the person blocked the bot: marked,
-skipped from then on); ``failed`` with a reason; or back to ``queued`` with a time to retry
-(429 retry-after, a 5xx or network error). A worker that dies leaves at most ``concurrency``
-rows ``sending``; they are closed as ``failed: interrupted`` and never sent again, because a
-Bot API send has no idempotency of its own and a second copy is worse than a missing reminder
-the IT team can see. A clean stop puts claimed rows whose request never left back in the queue.
+skipped from then on); ``failed`` with a reason; or back to ``queued`` with a time to retry.
+
+At most once: a Bot API send has no idempotency of its own, and a second copy is worse than a
+missing reminder the IT team can see. So only what certainly did not reach the person is tried
+again: a 429 retry-after, an error the API answered (5xx), a connection that was never made.
+A request that left and got no answer (a read time-out, a dropped connection) is ``failed:
+delivery unknown``, never resent, by the outbox or by the bot's rate limiter (the Telegram
+sender asks it not to repeat). A worker that dies leaves at most ``concurrency`` rows
+``sending``; when their lease runs out (by the database's clock, ``storage.outbox``) they are
+closed as ``failed: interrupted`` and never sent again. A clean stop puts claimed rows whose
+request never left back in the queue.
 
 Pacing (per channel, from the sender): an overall rate (Telegram: about 30 messages a second;
 the default leaves room for the live conversation) kept by ``Pacer``, one message per second
@@ -45,6 +51,7 @@ from templates.messages import say
 log = logging.getLogger(__name__)
 
 SENT, BLOCKED, RETRY, FAILED = "sent", "blocked", "retry", "failed"
+UNKNOWN = "delivery unknown"  # the reason of a send that left and got no answer
 DEFAULT_RATE = 25.0  # Telegram allows about 30/s per bot; the rest is for live replies
 LONG_BROADCAST = 50  # broadcasts at least this long report progress at 25, 50 and 75 %
 MILESTONES = (25, 50, 75)
@@ -98,17 +105,26 @@ class TelegramSender:
     async def send(self, external_id: str, text: str) -> SendResult:
         from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+        from bot.telegram import RetryingRateLimiter, delivery_unknown
+
         chat_id: int | str = int(external_id) if external_id.lstrip("-").isdigit() else external_id
+        options = {}
+        if isinstance(getattr(self.bot, "rate_limiter", None), RetryingRateLimiter):
+            # The flood limits still apply; the outbox alone decides what is sent again.
+            options["rate_limit_args"] = RetryingRateLimiter.NO_REPEAT
         try:
-            await self.bot.send_message(chat_id=chat_id, text=text)
+            await self.bot.send_message(chat_id=chat_id, text=text, **options)
         except RetryAfter as error:
             return SendResult(RETRY, _seconds(error.retry_after), "429 retry after")
         except Forbidden as error:  # "bot was blocked by the user", "user is deactivated"
             return SendResult(BLOCKED, reason=str(error))
         except BadRequest as error:  # "chat not found" and the like: trying again won't help
             return SendResult(FAILED, reason=str(error))
-        except NetworkError as error:  # 5xx, timeouts, connection errors (TimedOut included)
-            return SendResult(RETRY, reason=str(error) or type(error).__name__)
+        except NetworkError as error:  # 5xx, time-outs, connection errors (TimedOut included)
+            reason = str(error) or type(error).__name__
+            if delivery_unknown(error):  # it left: Telegram may have delivered it
+                return SendResult(FAILED, reason=f"{UNKNOWN}: {reason}")
+            return SendResult(RETRY, reason=reason)
         except TelegramError as error:
             return SendResult(FAILED, reason=str(error))
         return SendResult(SENT)
@@ -116,8 +132,9 @@ class TelegramSender:
 
 class ZaloSender:
     """Sends with the Zalo channel's API client (``bot.zalo_api.ZaloApi``: ``send_message``
-    raising an error with ``error_code`` and ``transient``). Zalo publishes no broadcast limit;
-    10 a second and one per second per chat are a cautious guess."""
+    raising an error with ``error_code``, ``transient`` and ``delivery_unknown``). Zalo
+    publishes no broadcast limit; 10 a second and one per second per chat are a cautious guess.
+    Zalo documents no error for a person who blocked the bot, so none is read as one."""
 
     channel = "zalo"
     per_chat_interval = 1.0
@@ -130,13 +147,12 @@ class ZaloSender:
         try:
             await self.api.send_message(external_id, text)
         except Exception as error:
-            code = getattr(error, "error_code", None)
-            if getattr(error, "transient", False):
-                return SendResult(RETRY, reason=str(error))
-            if code == 403:
-                return SendResult(BLOCKED, reason=str(error))
-            if code is None and not hasattr(error, "transient"):
+            if not hasattr(error, "transient"):
                 raise  # not an API error: a bug, logged by the dispatcher
+            if getattr(error, "delivery_unknown", False):  # it left: Zalo may have delivered it
+                return SendResult(FAILED, reason=f"{UNKNOWN}: {error}")
+            if error.transient:
+                return SendResult(RETRY, reason=str(error))
             return SendResult(FAILED, reason=str(error))
         return SendResult(SENT)
 
@@ -246,7 +262,7 @@ class Dispatcher:
         concurrency: int = 16,
         quiet: QuietHours | None = None,
         max_attempts: int = 8,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = queue.LEASE,
         batch: int = 200,
         progress_every: float = 5.0,
     ) -> None:
@@ -420,7 +436,8 @@ class Dispatcher:
                 async with self._writing(), self.db.engine.begin() as connection:
                     now = utcnow()
                     await queue.finish_messages(connection, sent, "sent", now)
-                    won = await queue.claim_messages(connection, [r.id for r in chunk], now)
+                    ids = [r.id for r in chunk]
+                    won = await queue.claim_messages(connection, ids, now, self.lease)
             except BaseException:
                 self._sent = sent + self._sent  # recorded with the next claim or flush
                 raise
@@ -527,7 +544,7 @@ class Dispatcher:
                     "queued",
                     now,
                     reason=result.reason,
-                    not_before=now + timedelta(seconds=delay),
+                    retry_in=timedelta(seconds=delay),
                 )
             else:
                 stats.failed += 1
@@ -554,7 +571,7 @@ class Dispatcher:
         now = utcnow()
         async with self._writing(), self.db.session() as session, session.begin():
             stats.expired += await queue.expire_messages(session, now)
-            stats.interrupted += await queue.interrupted_messages(session, now - self.lease, now)
+            stats.interrupted += await queue.interrupted_messages(session, now)
             for broadcast in await queue.unfinished_broadcasts(session):
                 await self._report(session, broadcast, now)
 

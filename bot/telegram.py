@@ -10,7 +10,9 @@ Reliability (the shared parts are ``bot.channel.Channel``'s):
   route), so one slow turn does not hold up everyone else;
 - sends go through ``RetryingRateLimiter``: Telegram's flood limits (AIORateLimiter, which
   also retries ``RetryAfter``) plus ``bot.channel.retrying`` for network errors, time-outs
-  and 5xx answers; getUpdates is retried by PTB's own polling loop;
+  and 5xx answers (a reply may then come twice: better than a lost question); getUpdates is
+  retried by PTB's own polling loop. The outbox's sends pass ``NO_REPEAT``: it decides itself
+  what is sent again (``delivery_unknown``);
 - an exception while handling one person's message is logged, that person is told how far
   their answers are saved, and the bot goes on serving.
 
@@ -24,9 +26,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import httpx
 from telegram import BotCommand, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -54,10 +57,27 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 BOOTSTRAP_DELAYS = (1.0, 2.0, 4.0)  # setWebhook / getMe at start-up
 
 
+# httpx's errors that mean the request never left: no connection was made or free.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def _transient(exc: Exception) -> bool:
     """Network errors, time-outs and 5xx: PTB raises ``NetworkError`` for those;
     ``BadRequest`` (a subclass) and ``Forbidden`` will not get better by asking again."""
     return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+def delivery_unknown(exc: Exception) -> bool:
+    """A failed request that may have reached Telegram: it left, then timed out or lost its
+    connection before the answer. PTB raises the HTTP layer's error as the cause
+    (``raise TimedOut from err``); a ``NetworkError`` without a cause is an answer of the Bot
+    API (5xx), so Telegram did not take the message."""
+    if not _transient(exc):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, NOT_SENT):
+        return False
+    return cause is not None or isinstance(exc, TimedOut)
 
 
 class RetryingRateLimiter(AIORateLimiter):

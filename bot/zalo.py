@@ -5,15 +5,20 @@ commits) the turn, and the ``Outbound`` replies are sent as plain text. Zalo has
 buttons, so options are a numbered list (``dialogs.messages.text_menu``) and the person types
 the number, the label, or the label without diacritics; the engine understands all three.
 
-- Updates come by long polling (``getUpdates``, one update per call) or by webhook. The
+- Updates come by webhook (Zalo's documented mode for production: any worker behind the
+  public URL takes them) or by long polling (``getUpdates``, one update per call; Zalo's docs
+  mean it for development, and only one process may poll). The
   webhook compares the ``X-Bot-Api-Secret-Token`` header with the secret in constant time;
   a request without the right one gets 403 and is not read. A webhook request is answered
   after its turn is committed and the replies are sent, so a request Zalo retries after a
   failure is handled again, and a repeat of a handled one is recognised by the engine.
 - Updates of one chat are handled in arrival order, different chats concurrently; the serve /
   apologise / retry logic is ``bot.channel.Channel``'s, shared with Telegram.
-- Images, stickers and other non-text messages get a polite "text only" and change nothing;
-  group chats are ignored (the form is filled in a private chat).
+- Images and stickers get a polite "text only" and change nothing. What Zalo delivers as
+  ``message.unsupported.received`` (anything from a person whose account protects their
+  messages, some links) carries nothing the bot can read, whatever the person does, so its
+  reply asks for nothing they cannot do. Group chats are ignored (the form is filled in a
+  private chat).
 - Long texts are split under the 2000-character limit; documents, which the Bot API cannot
   attach, become signed links that expire (``bot.links``) served by the app's web server
   (``bot.web``) when ``FORMBOT_PUBLIC_URL`` is set, or a note on how to get them from a
@@ -42,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 TEXT_EVENT = "message.text.received"
+UNSUPPORTED_EVENT = "message.unsupported.received"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 # Zalo takes a webhook secret of 8–256 characters; we also keep it to URL-safe characters.
 SECRET_FORMAT = re.compile(r"[A-Za-z0-9_-]{8,256}")
@@ -81,7 +87,7 @@ def parse_update(body: Any) -> ZaloMessage | None:
         return None
     text = message.get("text")
     message_id = message.get("message_id")
-    name = sender.get("display_name") or sender.get("name")
+    name = sender.get("display_name") or sender.get("first_name") or sender.get("name")
     date = message.get("date")
     return ZaloMessage(
         event=event,
@@ -133,6 +139,9 @@ class ZaloChannel(Channel):
         if message.group:
             log.info("ignored a message in group chat %s", message.chat_id)
             return
+        if message.event == UNSUPPORTED_EVENT:
+            await self._send_safely(message.chat_id, [say("zalo_unsupported")])
+            return
         if message.event != TEXT_EVENT or not (message.text or "").strip():
             await self._send_safely(message.chat_id, [say("zalo_text_only")])
             return
@@ -165,6 +174,9 @@ class ZaloChannel(Channel):
         return say("zalo_handler_error", current=current)
 
     async def send(self, chat: str, replies: list[Outbound], context: Any = None) -> None:
+        documents = [reply.document for reply in replies if reply.document is not None]
+        if documents and self.links is not None:
+            await self.links.keep(documents)  # stored before their links are sent
         for text in render(replies, self.links):
             await self.send_text(chat, text)
 
@@ -244,6 +256,10 @@ class ZaloReceiver:
             await self.api.set_webhook(self.webhook_url, self.secret or "")
             log.info("Zalo webhook set")
             return
+        log.warning(
+            "Zalo by long polling: Zalo documents it for development, and only one process may "
+            "poll; in production use --webhook-url (every worker behind it takes updates)"
+        )
         try:
             await self.api.delete_webhook()
         except ZaloApiError as exc:  # polling may still work; getUpdates will tell

@@ -22,6 +22,11 @@ these facts come from public clients and guides that implement it, cross-checked
   README: ``update.effective_user.display_name``); a webhook body is that update, though some
   clients unwrap a ``{"ok", "result"}`` envelope, so both are accepted (``bot.zalo``).
 
+Errors: Zalo's reference lists 408 (request timeout) and 403 ("Internal server error") among
+its error codes; both are worth asking again, like 429 and 5xx. A request that left and got no
+answer (a read time-out, a dropped connection) may have been delivered: ``delivery_unknown``
+tells the outbox not to send it again.
+
 The token is part of every URL, so nothing here puts a URL or an httpx exception text in an
 error message; ``formbot run zalo`` also silences httpx's request log.
 """
@@ -35,17 +40,29 @@ import httpx
 DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com"
 POLL_TIMEOUT = 30  # seconds getUpdates waits for an update
 POLLING_TIMEOUT_CODE = 408  # getUpdates: nothing arrived within the timeout
+TRANSIENT_CODES = frozenset({403, 408, 429})  # Zalo's "Internal server error", time-out, quota
 TYPING = "typing"
+# httpx's errors that mean the request never left: no connection was made or free.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class ZaloApiError(Exception):
     """A refused or failed call. ``error_code`` is the API's (or the HTTP status, or None for a
-    network error); the message never contains the token."""
+    network error); ``delivery_unknown``: the request left and no answer came. The message
+    never contains the token."""
 
-    def __init__(self, method: str, error_code: int | None, description: str) -> None:
+    def __init__(
+        self,
+        method: str,
+        error_code: int | None,
+        description: str,
+        *,
+        delivery_unknown: bool = False,
+    ) -> None:
         self.method = method
         self.error_code = error_code
         self.description = description
+        self.delivery_unknown = delivery_unknown
         code = f" {error_code}" if error_code is not None else ""
         super().__init__(f"{method}:{code} {description}")
 
@@ -53,7 +70,7 @@ class ZaloApiError(Exception):
     def transient(self) -> bool:
         """Worth retrying: a network error, a time-out, too many requests or a server error."""
         code = self.error_code
-        return code is None or code == 429 or code >= 500
+        return code is None or code in TRANSIENT_CODES or code >= 500
 
 
 class ZaloApi:
@@ -97,10 +114,11 @@ class ZaloApi:
         url = f"{self.base_url}/bot{self._token}/{method}"
         try:
             response = await client.post(url, json=payload or {}, timeout=timeout or self.timeout)
-        except httpx.TimeoutException:
-            raise ZaloApiError(method, None, "timed out") from None
         except httpx.HTTPError as exc:
-            raise ZaloApiError(method, None, f"network error ({type(exc).__name__})") from None
+            left = not isinstance(exc, NOT_SENT)
+            what = "timed out" if isinstance(exc, httpx.TimeoutException) else "network error"
+            description = f"{what} ({type(exc).__name__})"
+            raise ZaloApiError(method, None, description, delivery_unknown=left) from None
         try:
             body = response.json()
         except ValueError:

@@ -2,8 +2,10 @@
 
 Roles, from least to most: respondent (their own unit's current submission), reviewer (every
 unit: list, documents, ranking, return, approve), admin (everything, including broadcasts).
-Admins are the user ids in ``FORMBOT_ADMINS`` (``12345`` for any channel or
-``telegram:12345``, separated by commas or spaces) or those promoted with ``formbot admin add``.
+Admins are the people in ``FORMBOT_ADMINS`` (``telegram:12345``, ``zalo:abc``, separated by
+commas or spaces) or those promoted with ``formbot admin add``. Every entry names its channel:
+Telegram and Zalo ids are unrelated, so a bare ``555`` would make two different people admins;
+``formbot run`` refuses to start with one (``check_admins``), and the engine ignores it.
 """
 
 from __future__ import annotations
@@ -29,14 +31,41 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 CODE_LENGTH = 8
 
 
-def admin_ids() -> set[str]:
+CHANNELS = ("telegram", "zalo", "console")
+
+
+class AdminsError(ValueError):
+    """``FORMBOT_ADMINS`` has entries that do not name their channel."""
+
+
+def _admin_entries() -> list[str]:
     raw = os.environ.get("FORMBOT_ADMINS", "")
-    return {part.strip() for part in raw.replace(",", " ").split() if part.strip()}
+    return [part.strip() for part in raw.replace(",", " ").split() if part.strip()]
+
+
+def _names_channel(entry: str) -> bool:
+    channel, colon, user = entry.partition(":")
+    return bool(colon and user) and channel in CHANNELS
+
+
+def admin_ids() -> set[str]:
+    """The ``channel:id`` entries of ``FORMBOT_ADMINS``."""
+    return {entry for entry in _admin_entries() if _names_channel(entry)}
+
+
+def check_admins() -> None:
+    """Raise ``AdminsError`` when an entry of ``FORMBOT_ADMINS`` does not name its channel."""
+    bad = [entry for entry in _admin_entries() if not _names_channel(entry)]
+    if bad:
+        examples = ", ".join(f"telegram:{entry} or zalo:{entry}" for entry in bad[:3])
+        raise AdminsError(
+            f"FORMBOT_ADMINS: {', '.join(bad)} does not name a channel ({', '.join(CHANNELS)});"
+            f" write {examples} (a Telegram and a Zalo user may have the same id)"
+        )
 
 
 def is_env_admin(channel: str, user: str) -> bool:
-    ids = admin_ids()
-    return user in ids or f"{channel}:{user}" in ids
+    return f"{channel}:{user}" in admin_ids()
 
 
 def role_of(respondent: Respondent | None, channel: str, user: str) -> str | None:

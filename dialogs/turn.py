@@ -32,6 +32,8 @@ class Turn:
     answers: list[AnswerWrite] = field(default_factory=list)
     status: str | None = None  # a new submission status (submitted), set by /nop
     submitted_at: datetime | None = None
+    late: bool = False  # typed, and older than a message already applied (set by the runner)
+    last_order: int | None = None  # the sender's order to keep if this turn writes
 
     @property
     def item(self) -> Item | None:
@@ -96,4 +98,5 @@ class Turn:
             status=self.status,
             submitted_at=self.submitted_at,
             pending=self.pending,
+            last_order=self.last_order,
         )

@@ -5,8 +5,26 @@ A respondent's message runs as one synchronous function on a database thread
 (``storage.turns``): de-duplication, reading their position and answers, the handler
 (``dialogs.respondent``, ``answering``, ``asking``), and writing what it changed, in one
 transaction that holds the person's lock. A stale version (someone else of the same unit
-wrote first) runs the turn again on fresh data. Joining with an invite and staff commands
-run on their own session; documents are rendered after the commit.
+wrote first) runs the turn again on fresh data. Joining with an invite runs on its own
+session under the same lock; staff commands on their own session; documents are rendered
+after the commit.
+
+Order: the person's lock applies their messages one at a time across workers; the sender's
+order (``Inbound.order``) applies them in the order they were sent. A typed message older than
+one already applied is not applied to the current question (it was typed for an earlier one):
+the person is told and asked the current question again. Buttons carry their item, and the
+commands that only show something (/xem, /tiendo, /trogiup, /start) are answered whenever they
+come. The orders come from the platform, never from a worker's clock: Telegram's update_id is
+one sequence per bot, the same by webhook or by polling and across restarts of the workers, but
+it starts again at a random number after a week without updates, so the last order is only
+compared for ``ORDER_WINDOW``; Zalo's is its time stamp in milliseconds, and two messages in the
+same millisecond are not late to each other (only an older order is).
+
+Cursor moves (/quaylai, /tieptuc, /sua …) write only the person's own row, which only turns
+holding that person's lock write; they read the submission but write nothing a turn of another
+person of the unit reads, so they need no version check: such a move and a concurrent answer
+of a colleague end as if one had run after the other. Writes of answers and of the status are
+version-checked.
 
 The answers of a form are kept per process as long as the submission's version (read in
 every turn's transaction) says nobody changed them, so a turn rarely reads them again.
@@ -17,10 +35,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from dialogs import access, answering, commands, joining, known, overview, respondent, staff
+from dialogs.asking import ask_current
 from dialogs.commands import Called
 from dialogs.messages import Inbound, Outbound
 from dialogs.phases import EDITABLE_STATUSES
@@ -32,12 +52,14 @@ from dialogs.text import clean_input
 from dialogs.turn import Turn
 from storage import repo
 from storage.db import Database
+from storage.models import utcnow
 from storage.turns import RETRIES, StaleVersion, TurnRow, TurnStatements
 from templates.messages import say
 
 log = logging.getLogger(__name__)
 
 CONVERSATION_PHASES = ("answering", "editing", "confirming")
+ORDER_WINDOW = timedelta(days=1)  # how long the last applied order is compared with
 Act = Callable[[Turn], list[Outbound]]  # what a turn does: a command, an answer, a welcome
 
 
@@ -175,6 +197,7 @@ class Engine:
 
     def _load(self, st: TurnStatements, inbound: Inbound, row: TurnRow) -> Turn:
         spec = self.forms[row.form_id]
+        now = utcnow()
         cached = self._states.get(row.submission_id)
         if cached is not None and cached[0] == row.version:
             state = cached[1]
@@ -192,6 +215,8 @@ class Engine:
             cursor=row.cursor,
             return_to=row.return_to,
             pending=row.pending,
+            late=_late(inbound, row, now),
+            last_order=_order_after(inbound, row, now),
         )
 
     def _previous_year(self, st: TurnStatements, spec: FormSpec, row: TurnRow) -> dict:
@@ -228,6 +253,9 @@ class Engine:
 
     async def _join(self, inbound: Inbound, code: str) -> list[Outbound]:
         async with self.db.session() as session, session.begin():
+            # One at a time per person across workers: the wrong-code count and the binding
+            # hold until the commit.
+            await repo.lock_person(session, inbound.channel, inbound.user)
             if not await self._fresh(session, inbound):
                 return []
             await repo.set_blocked(session, inbound.channel, inbound.user, False)
@@ -286,6 +314,8 @@ def _dispatch(turn: Turn, called: Called | None) -> list[Outbound]:
     command = called.command if called else None
     if command is not None and command.anytime:
         return command.handler(turn, called.argument)
+    if turn.late:
+        return _arrived_late(turn)
     if command is None and (review := overview.continue_review(turn)) is not None:
         return review
     if turn.submission_status not in EDITABLE_STATUSES:
@@ -295,3 +325,38 @@ def _dispatch(turn: Turn, called: Called | None) -> list[Outbound]:
     if turn.phase == "confirming":
         return respondent.confirm(turn)
     return answering.answer(turn)
+
+
+# The sender's order --------------------------------------------------------------------------
+
+
+def _trusted(row: TurnRow, now: datetime) -> bool:
+    """Whether the person's last order is recent enough to compare with."""
+    return row.last_seen_at is not None and now - row.last_seen_at < ORDER_WINDOW
+
+
+def _late(inbound: Inbound, row: TurnRow, now: datetime) -> bool:
+    """A typed message sent before one already applied for this person."""
+    if inbound.payload is not None or inbound.order is None or row.last_order is None:
+        return False
+    return inbound.order < row.last_order and _trusted(row, now)
+
+
+def _order_after(inbound: Inbound, row: TurnRow, now: datetime) -> int | None:
+    """The last order to keep if this message is applied (the newest seen)."""
+    if inbound.order is None:
+        return row.last_order
+    if row.last_order is None or not _trusted(row, now):
+        return inbound.order
+    return max(row.last_order, inbound.order)
+
+
+def _arrived_late(turn: Turn) -> list[Outbound]:
+    """Nothing is applied: the message was meant for an earlier question."""
+    log.info(
+        "not applied: %s:%s sent message %s before one already applied",
+        turn.inbound.channel,
+        turn.inbound.user,
+        turn.inbound.message_id,
+    )
+    return ask_current(turn, [say("arrived_late", text=(turn.inbound.text or "").strip())])

@@ -24,7 +24,8 @@ DEFAULT_URL = "sqlite+aiosqlite:///./formbot.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration in migrations/versions (a test checks it against Alembic's head): a
 # database already there is not upgraded, so Alembic is not even imported (~0.3 s).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
+MIGRATION_LOCK = 0x666F726D626F74  # the advisory lock number of a running migration ("formbot")
 
 
 def normalize_url(url: str) -> str:
@@ -79,10 +80,16 @@ class Database:
         return self._turns
 
     async def upgrade(self) -> None:
-        """Bring the schema to the newest migration (creates the SQLite file on first use)."""
+        """Bring the schema to the newest migration (creates the SQLite file on first use).
+        PostgreSQL: workers starting together migrate one at a time (an advisory lock held by
+        the migration's transaction); the next finds the schema done and changes nothing."""
         if await self.revision() == HEAD_REVISION:
             return
         async with self.engine.begin() as connection:
+            if not self.is_sqlite:
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:n)"), {"n": MIGRATION_LOCK}
+                )
             await connection.run_sync(_run_upgrade)
 
     async def revision(self) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -64,6 +64,9 @@ class Respondent(SQLModel, table=True):
     blocked: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
+    # The sender's order of the last message applied (Telegram's update_id, Zalo's time stamp),
+    # written with ``last_seen_at``: a typed message older than it is not applied.
+    last_order: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Answer(SQLModel, table=True):
@@ -173,7 +176,8 @@ class OutboxMessage(SQLModel, table=True):
 
     ``key`` is the idempotency key (campaign, reminder and user; broadcast and user; …), so the
     same message is never queued twice; a row is marked ``sending`` before the request leaves,
-    so a crash never sends it again."""
+    so a crash never sends it again. ``lease_until`` (the database's clock) is how long a
+    ``sending`` row belongs to the worker that claimed it."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "status", "priority", "id"),)
@@ -194,3 +198,17 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    lease_until: datetime | None = None
+
+
+class StoredDocument(SQLModel, table=True):
+    """A document offered as a signed link (``bot.links``), named by the SHA-256 of its bytes,
+    kept until the last link to it expires, so any worker can serve any link."""
+
+    __tablename__ = "documents"
+    digest: str = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    mime_type: str
+    size: int
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)

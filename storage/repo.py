@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from storage.models import (
     Unit,
     utcnow,
 )
-from storage.turns import StaleVersion
+from storage.turns import StaleVersion, lock_number
 
 
 def _dialect_name(executor) -> str:
@@ -36,6 +36,23 @@ def _dialect_name(executor) -> str:
 def _insert_for(executor) -> Any:
     """The dialect's INSERT (for ON CONFLICT)."""
     return postgresql.insert if _dialect_name(executor) == "postgresql" else sqlite.insert
+
+
+async def lock_person(session: AsyncSession, channel: str, external_id: str) -> None:
+    """Hold this person until the transaction ends, as their conversation turns do
+    (``storage.turns``), so that what this transaction reads of them (their wrong invite codes,
+    their binding) stays true until it commits. PostgreSQL: the same advisory lock as the
+    turns. SQLite: a write first, which takes the database's one write lock for the whole
+    transaction (a read first would let another writer in between)."""
+    if _dialect_name(session) == "postgresql":
+        number = lock_number(f"{channel}:{external_id}")
+        await session.execute(text("SELECT pg_advisory_xact_lock(:n)"), {"n": number})
+        return
+    await session.execute(
+        update(Respondent)
+        .where(Respondent.channel == channel, Respondent.external_id == external_id)
+        .values(blocked=Respondent.blocked)
+    )
 
 
 async def mark_processed(session: AsyncSession, channel: str, chat: str, message_id: str) -> bool:

@@ -11,8 +11,12 @@ plain DB-API connection, with the SQL below written once per dialect.
 - SQLite: one thread and one connection per process (SQLite has one writer anyway);
   ``BEGIN IMMEDIATE`` takes the write lock first, so the turns of other processes wait.
 - PostgreSQL: a few threads, one connection each; the first statement takes a transaction
-  advisory lock on the person, so one person's messages are applied one at a time across
-  all workers, while other people's run alongside.
+  advisory lock on the person (``lock_number``), so one person's messages are applied one at
+  a time across all workers, while other people's run alongside.
+
+The person's row carries the sender's order of the last message applied (``last_order``,
+written with the conversation's position), so the runner can tell a late message from a
+current one without another statement.
 
 Values are stored exactly as the async engine (SQLAlchemy) stores them: JSON as text on
 SQLite and ``json`` on PostgreSQL, times as UTC.
@@ -68,6 +72,8 @@ class TurnRow:
     pending: Any  # input in progress for the current question (JSON), or None
     unit_contact: str | None
     campaign_status: str | None  # of the submission's campaign; None without one
+    last_order: int | None = None  # the sender's order of the last message applied
+    last_seen_at: datetime | None = None  # when it was applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +114,7 @@ class TurnWrites:
     status: str | None = None  # a new submission status (submitted), clearing a return reason
     submitted_at: datetime | None = None
     pending: Any = None
+    last_order: int | None = None  # the sender's order of the last message applied
 
 
 # The SQL, written once. ``?`` placeholders; PostgreSQL's driver gets ``%s``.
@@ -115,7 +122,8 @@ class TurnWrites:
 _LOAD = """
 SELECT r.id, r.role, r.phase, r.cursor, r.return_to,
        s.id, s.unit_id, s.form_id, s.year, s.status, s.version, s.submitted_at,
-       s.returned_reason, u.name, u.form_id, p.id, p.version, r.pending, u.contact, c.status
+       s.returned_reason, u.name, u.form_id, p.id, p.version, r.pending, u.contact, c.status,
+       r.last_order, r.last_seen_at
 FROM respondents r
 JOIN submissions s ON s.id = r.submission_id
 JOIN units u ON u.id = s.unit_id
@@ -150,7 +158,8 @@ UPDATE submissions SET version = ?, updated_at = ?, status = ?, submitted_at = ?
 WHERE id = ? AND version = ?
 """
 _CONVERSATION = """
-UPDATE respondents SET phase = ?, cursor = ?, return_to = ?, pending = {json}, last_seen_at = ?
+UPDATE respondents SET phase = ?, cursor = ?, return_to = ?, pending = {json}, last_seen_at = ?,
+    last_order = ?
 WHERE id = ?
 """
 _UNBLOCK = "UPDATE respondents SET blocked = ? WHERE channel = ? AND external_id = ?"
@@ -230,6 +239,7 @@ class TurnStatements:
         values = list(row)
         values[11] = self._dialect.time_out(values[11])
         values[17] = self._dialect.json_out(values[17])
+        values[21] = self._dialect.time_out(values[21])
         return TurnRow(*values)
 
     def answers(self, submission_id: int) -> list[AnswerRow]:
@@ -297,7 +307,7 @@ class TurnStatements:
             )
         if writes.respondent_id is not None:
             params = (writes.phase, writes.cursor, writes.return_to, d.json_in(writes.pending))
-            self._run(_CONVERSATION, params + (now, writes.respondent_id))
+            self._run(_CONVERSATION, params + (now, writes.last_order, writes.respondent_id))
         return version
 
 
@@ -330,7 +340,7 @@ class TurnThreads:
         try:
             if self.postgres:
                 if lock_key is not None:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_number(lock_key),))
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (lock_number(lock_key),))
             else:
                 cursor.execute("BEGIN IMMEDIATE")
             result = work(TurnStatements(cursor, self._dialect))
@@ -402,8 +412,9 @@ class TurnThreads:
                 pass
 
 
-def _lock_number(key: str) -> int:
-    """A signed 64-bit advisory lock number for a key (a person: ``channel:user``)."""
+def lock_number(key: str) -> int:
+    """A signed 64-bit advisory lock number for a key (a person: ``channel:user``); the turns
+    and the sessions that change a person (``storage.repo.lock_person``) take the same one."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +20,10 @@ from test_operations_support import (
     submission,
 )
 
+from dialogs import Engine
+from dialogs.messages import Inbound
 from storage import repo
+from storage.db import Database
 
 NOW = datetime(2020, 12, 1, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam
 
@@ -94,6 +98,31 @@ async def test_more_than_five_wrong_codes_within_an_hour_are_refused(engine, dat
         reply = await chat.say(f"/start {code}")
     assert "quá nhiều lần" not in reply and chat.asks == "1.1"
     assert (await respondent(database, "401")).unit_id == unit.id
+
+
+async def test_the_wrong_code_limit_holds_when_two_workers_count_at_once(engine, database):
+    """Twelve wrong codes at once, over two workers (two engines with their own connections
+    on one database): five are counted and answered as wrong, the rest are locked out."""
+    second = Database(database.url)  # another worker process's connections
+    try:
+        workers = [engine, Engine(second, engine.forms)]
+        inbounds = [
+            Inbound("telegram", "404", text=f"/start WRONG{n}", message_id=f"w{n}")
+            for n in range(12)
+        ]
+        replies = await asyncio.gather(
+            *(workers[n % 2].handle(inbound) for n, inbound in enumerate(inbounds))
+        )
+    finally:
+        await second.dispose()
+    texts = [reply[0].text for reply in replies]
+    wrong = [text for text in texts if "không đúng" in text]
+    locked = [text for text in texts if "không đúng" not in text]
+    assert len(wrong) == 5
+    assert len(locked) == 12 - 5 and all("quá nhiều lần" in text for text in locked)
+    async with database.session() as session:
+        counted = await repo.wrong_codes_since(session, "telegram", "404", NOW - timedelta(days=1))
+    assert len(counted) == 5
 
 
 async def test_expired_codes_do_not_count_as_wrong(engine, database):
@@ -186,7 +215,7 @@ async def test_a_reviewer_may_not_announce(engine, database, caplog):
 
 
 async def test_admins_from_the_environment_may_announce(engine, database, monkeypatch):
-    monkeypatch.setenv("FORMBOT_ADMINS", "telegram:801, 12345")
+    monkeypatch.setenv("FORMBOT_ADMINS", "telegram:801, zalo:12345 555")
     await open_campaign(database)
     unit = await add_unit(database, "UBND xã Hương Vinh")
     await join(engine, "802", await make_invite(database, unit))
@@ -196,8 +225,13 @@ async def test_admins_from_the_environment_may_announce(engine, database, monkey
     [message] = await outbox(database)
     assert (message.external_id, message.kind) == ("802", "announcement")
     assert "Hạn nộp là thứ Sáu" in message.text
-    # A bare id is an admin on any channel.
+    # Each entry names its channel: zalo:12345 is an admin on Zalo only.
     assert "/thongbao" in await Chat(engine, user="12345", channel="zalo").say("/trogiup")
+    assert "/thongbao" not in await Chat(engine, user="12345", channel="telegram").say("/trogiup")
+    # A bare id names nobody (``formbot run`` refuses to start with one).
+    for channel in ("telegram", "zalo"):
+        reply = await Chat(engine, user="555", channel=channel).say("/thongbao Họp")
+        assert "lệnh /thongbao chỉ dành cho quản trị" in reply
 
 
 async def test_several_people_fill_one_unit_and_each_answer_records_who(engine, database):

@@ -3,10 +3,13 @@ without loading Alembic (what makes a CLI command start fast)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
+import pytest
 from alembic.script import ScriptDirectory
+from conftest import BACKENDS, fresh_database
 
 from storage.db import HEAD_REVISION, Database, alembic_config
 
@@ -38,3 +41,18 @@ async def test_a_new_database_is_upgraded_and_an_upgraded_one_is_left_alone(tmp_
 
 async def test_the_fixture_databases_are_at_the_head(database):
     assert await database.revision() == HEAD_REVISION
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL: set TEST_DATABASE_URL")
+async def test_workers_starting_together_on_a_new_database_migrate_it_once(tmp_path):
+    """Three workers start at once on an empty PostgreSQL database: none fails, and the
+    schema is at the head."""
+    empty = await fresh_database("postgresql", tmp_path)
+    await empty.reset_schema()
+    workers = [Database(empty.url) for _ in range(3)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(worker.upgrade() for worker in workers)), 60)
+        assert [await worker.revision() for worker in workers] == [HEAD_REVISION] * 3
+    finally:
+        for database in (empty, *workers):
+            await database.dispose()

@@ -8,12 +8,21 @@ import asyncio
 
 import time_machine
 from telegram import Bot
-from test_operations_support import FakeBotApi, add_unit, join, make_invite, open_campaign, outbox
+from test_operations_support import (
+    FakeBotApi,
+    RecordingSender,
+    add_unit,
+    join,
+    make_invite,
+    open_campaign,
+    outbox,
+)
 from test_reminders import DEADLINE, vietnam
 
 from bot.delivery import DeliveryLoop
 from bot.outbox import QuietHours, TelegramSender, ZaloSender
 from storage import outbox as outbox_store
+from storage.db import Database
 
 
 class FakeZaloApi:
@@ -93,3 +102,42 @@ async def test_a_second_check_on_the_same_day_queues_nothing_again(engine, datab
             await asyncio.sleep(0.2)
             await loop.stop()
     assert len(bot_api.delivered) == 1
+
+
+async def test_one_worker_sends_at_a_time_and_another_takes_over_when_it_stops(database):
+    """The flood limit is the bot's, not a worker's: on PostgreSQL one worker's loop sends and
+    the others stand by; when it stops, another one sends. (SQLite: one process serves it.)"""
+
+    second = Database(database.url)
+    first_sender, second_sender = RecordingSender(), RecordingSender()
+    loops = [
+        DeliveryLoop(db, {"telegram": sender}, quiet=QuietHours.from_env(), deliver_every=0.05)
+        for db, sender in ((database, first_sender), (second, second_sender))
+    ]
+
+    async def queue(keys: range) -> None:
+        rows = [
+            {"key": f"n{k}", "channel": "telegram", "external_id": str(k), "kind": "t", "text": "x"}
+            for k in keys
+        ]
+        async with database.session() as session, session.begin():
+            await outbox_store.enqueue(session, rows)
+
+    try:
+        with time_machine.travel(vietnam(14, 10), tick=True):
+            await loops[0].start()
+            await until(lambda: loops[0].sender_lock.held)
+            await loops[1].start()
+            await queue(range(6))
+            await until(lambda: len(first_sender.delivered) + len(second_sender.delivered) == 6)
+            if not database.is_sqlite:
+                assert (len(first_sender.delivered), second_sender.delivered) == (6, [])
+                await loops[0].stop()
+                await queue(range(6, 9))
+                await until(lambda: len(second_sender.delivered) == 3)
+    finally:
+        for loop in loops:
+            await loop.stop()
+        await second.dispose()
+    delivered = [chat for chat, _ in first_sender.delivered + second_sender.delivered]
+    assert sorted(delivered, key=int) == [str(k) for k in range(9 if not database.is_sqlite else 6)]

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import Counter
 from datetime import time as clock_time
 from datetime import timedelta
+from urllib.parse import parse_qs
 
 from chatting import Chat
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from telegram import Bot
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
 from test_operations_support import (
     FakeBotApi,
     RecordingSender,
@@ -31,6 +38,8 @@ from bot.outbox import (
     TelegramSender,
     ZaloSender,
 )
+from bot.telegram import RetryingRateLimiter
+from bot.web import WebServer, web_app
 from storage import outbox as outbox_store
 from storage.db import Database
 
@@ -135,7 +144,10 @@ async def test_a_crash_in_the_middle_resumes_without_sending_anything_twice(data
             await asyncio.Event().wait()
 
     sender.hook = die_after_eighth
-    first = Dispatcher(database, {"telegram": sender}, quiet=ALWAYS, concurrency=1)
+    # The claimer's lease is what runs out; a zero one has run out by the time anyone looks.
+    first = Dispatcher(
+        database, {"telegram": sender}, quiet=ALWAYS, concurrency=1, lease=timedelta(0)
+    )
     run = asyncio.create_task(first.run())
     await asyncio.wait_for(crashed.wait(), 10)
     for task in [run, *first.in_flight]:
@@ -149,9 +161,7 @@ async def test_a_crash_in_the_middle_resumes_without_sending_anything_twice(data
         statuses = Counter(m.status for m in await outbox(restarted))
         assert statuses == {"sent": 7, "sending": 1, "queued": 12}
         sender.hook = None
-        stats = await Dispatcher(
-            restarted, {"telegram": sender}, quiet=ALWAYS, lease=timedelta(0)
-        ).run()
+        stats = await Dispatcher(restarted, {"telegram": sender}, quiet=ALWAYS).run()
         assert Counter(chat for chat, _ in sender.delivered) == Counter(chats)  # once each
         assert (stats.sent, stats.interrupted) == (12, 1)
         rows = await outbox(restarted)
@@ -240,9 +250,14 @@ async def test_the_zalo_sender_reads_the_zalo_api_errors():
             self.sent: list[tuple[str, str]] = []
             self.errors = {
                 "a": ZaloApiError("sendMessage", 429, "Too many requests"),
-                "b": ZaloApiError("sendMessage", 403, "User has blocked the bot"),
+                # Zalo's reference lists 403 as "Internal server error", 408 as a time-out.
+                "b": ZaloApiError("sendMessage", 403, "Internal server error"),
                 "c": ZaloApiError("sendMessage", 400, "Invalid chat_id"),
-                "d": ZaloApiError("sendMessage", None, "timed out"),
+                "d": ZaloApiError("sendMessage", None, "network error (ConnectError)"),
+                "f": ZaloApiError("sendMessage", 408, "Request timeout"),
+                "g": ZaloApiError(
+                    "sendMessage", None, "timed out (ReadTimeout)", delivery_unknown=True
+                ),
             }
 
         async def send_message(self, chat_id: str, text: str) -> dict:
@@ -253,6 +268,111 @@ async def test_the_zalo_sender_reads_the_zalo_api_errors():
 
     api = FakeZalo()
     sender = ZaloSender(api)
-    results = {chat: (await sender.send(chat, "xin chào")).status for chat in "abcde"}
-    assert results == {"a": RETRY, "b": BLOCKED, "c": FAILED, "d": RETRY, "e": SENT}
+    results = {chat: await sender.send(chat, "xin chào") for chat in "abcdefg"}
+    assert {chat: result.status for chat, result in results.items()} == {
+        "a": RETRY,
+        "b": RETRY,
+        "c": FAILED,
+        "d": RETRY,
+        "e": SENT,
+        "f": RETRY,
+        "g": FAILED,  # it left and no answer came: never sent again
+    }
+    assert results["g"].reason.startswith("delivery unknown")
     assert api.sent == [("e", "xin chào")]
+
+
+# At most once against a real HTTP Bot API that answers late ---------------------------------
+
+
+class SlowBotApi:
+    """A Bot API over HTTP (Starlette on the bot's own web server class) that takes every
+    ``sendMessage`` it accepts at once — the person has the message — but answers every
+    ``slow_every``-th one after ``delay`` seconds; every ``refuse_every``-th call is refused
+    with 502 Bad Gateway and not taken."""
+
+    def __init__(self, *, delay: float, slow_every: int = 4, refuse_every: int = 7) -> None:
+        self.delay = delay
+        self.delivered: Counter = Counter()  # chat → copies the person got
+        self.slow: set[int] = set()  # chats whose message was answered late
+        self.calls = 0
+
+        async def bot_api(request: Request) -> JSONResponse:
+            method = request.path_params["method"]
+            if method == "getMe":
+                me = {"id": 1, "is_bot": True, "first_name": "formbot", "username": "f_bot"}
+                return JSONResponse({"ok": True, "result": me})
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            chat = int(form["chat_id"])
+            self.calls += 1
+            if self.calls % refuse_every == 0:
+                body = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+                return JSONResponse(body, status_code=502)
+            self.delivered[chat] += 1
+            if self.calls % slow_every == 0:
+                self.slow.add(chat)
+                await asyncio.sleep(self.delay)  # the client has given up by now
+            message = {"message_id": self.calls, "date": 1, "chat": {"id": chat, "type": "private"}}
+            return JSONResponse({"ok": True, "result": {**message, "text": form["text"]}})
+
+        route = Route("/bot{token}/{method}", bot_api, methods=["POST"])
+        self.server = WebServer(web_app([route]), listen="127.0.0.1", port=0)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/bot"
+
+
+def running_bot(base_url: str, read_timeout: float):
+    """The bot as the running application has it: PTB's ExtBot with our rate limiter (which
+    retries failed requests of the live conversation)."""
+    return ExtBot(
+        "123456:SLOW",
+        base_url=base_url,
+        request=HTTPXRequest(connection_pool_size=32, read_timeout=read_timeout),
+        rate_limiter=RetryingRateLimiter(retry_delays=(0.05, 0.05)),
+    )
+
+
+async def test_a_send_answered_after_the_time_out_is_never_sent_again(database):
+    """Two workers deliver 60 reminders through a Bot API that answers every fourth send
+    after the client's time-out and refuses every seventh with 502: each person gets their
+    reminder exactly once. The late ones are "delivery unknown"; the refused ones go again."""
+    api = SlowBotApi(delay=1.0)
+    await api.server.start()
+    chats = [str(7000 + n) for n in range(60)]
+    await queue(database, chats)
+    second = Database(database.url)
+    bots = [running_bot(api.base_url, read_timeout=0.3) for _ in range(2)]
+    try:
+        async with bots[0], bots[1]:
+            workers = [
+                Dispatcher(db, {"telegram": TelegramSender(bot, max_rate=1000)}, quiet=ALWAYS)
+                for db, bot in zip((database, second), bots, strict=True)
+            ]
+            await asyncio.gather(*(worker.run() for worker in workers))
+            await asyncio.sleep(api.delay)  # the late answers of the last sends
+    finally:
+        await second.dispose()
+        await api.server.stop()
+    twice = sum(copies - 1 for copies in api.delivered.values())
+    late = len(api.slow)
+    print(f"\n{len(chats)} messages, {api.calls} sends, {late} answered late, {twice} twice")
+    assert api.slow and api.calls > len(chats)  # some were late, some refused and sent again
+    assert api.delivered == Counter({int(chat): 1 for chat in chats})  # once each, none lost
+    rows = {m.external_id: m for m in await outbox(database)}
+    unknown = {chat for chat, m in rows.items() if m.status == "failed"}
+    assert unknown == {str(chat) for chat in api.slow}
+    assert all(rows[chat].reason.startswith("delivery unknown") for chat in unknown)
+    assert {m.status for chat, m in rows.items() if chat not in unknown} == {"sent"}
+
+
+async def test_a_send_that_never_left_is_tried_again():
+    """Nothing listens: the connection was never made, so the reminder certainly did not
+    reach anyone and is queued again."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    bot = running_bot(f"http://127.0.0.1:{port}/bot", read_timeout=0.3)
+    result = await TelegramSender(bot).send("7001", "Nhắc việc")
+    assert (result.status, result.reason.startswith("delivery unknown")) == (RETRY, False)

@@ -512,6 +512,18 @@ def test_run_telegram_without_a_token_is_a_one_line_error(monkeypatch, capsys):
     assert err.count("\n") == 1 and "TELEGRAM_BOT_TOKEN" in err
 
 
+@pytest.mark.parametrize("channel", ["telegram", "zalo"])
+def test_a_bare_admin_id_is_refused_at_start(monkeypatch, capsys, channel):
+    """Telegram user 555 and Zalo user 555 are different people: say which one."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1:z")
+    monkeypatch.setenv("FORMBOT_ADMINS", "telegram:1, 555")
+    assert main(["run", channel]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "FORMBOT_ADMINS" in err and "telegram:555 or zalo:555" in err
+
+
 @pytest.mark.parametrize("secret", [None, "", "has spaces", "x" * 257])
 def test_a_webhook_needs_a_valid_secret(monkeypatch, capsys, secret):
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)

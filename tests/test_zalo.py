@@ -5,6 +5,7 @@ server is in ``tests/e2e/test_zalo_channel.py`` and ``tests/e2e/test_zalo_e2e.py
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 
@@ -19,11 +20,13 @@ from bot.links import (
     LinkConfigError,
     LinkSigner,
 )
+from bot.outbox import FAILED, ZaloSender
 from bot.splitting import utf16_len
 from bot.zalo import parse_update
 from bot.zalo_api import ZaloApi, ZaloApiError
 from bot.zalo_render import MAX_MESSAGE, render, split_text
 from dialogs.messages import Document, Option, Outbound, text_menu
+from storage.db import Database
 from templates.messages import say
 
 SECRET = "0123456789abcdef-link-secret"
@@ -77,6 +80,9 @@ def test_updates_the_channel_cannot_answer_are_none():
     assert sticker.event == "message.sticker.received" and sticker.text is None
     named = parse_update(update(**{"from": {"id": 7, "name": "Minh"}}))
     assert (named.user_id, named.name) == ("7", "Minh")
+    # Zalo's own getUpdates sample names the sender with ``first_name``.
+    documented = parse_update(update(**{"from": {"id": "e4ea", "first_name": "Nguyen Van A"}}))
+    assert (documented.user_id, documented.name) == ("e4ea", "Nguyen Van A")
 
 
 # Rendering -----------------------------------------------------------------------------------
@@ -111,11 +117,9 @@ def test_options_are_a_numbered_menu_with_the_command_hint():
     assert "\n1. Có\n2. Không\n" in text and text.endswith(say("text_menu_hint"))
 
 
-def test_documents_become_one_message_of_signed_links(tmp_path):
+def test_documents_become_one_message_of_signed_links():
     links = DocumentLinks(
-        "https://bot.example.gov.vn/formbot/",
-        LinkSigner(SECRET, 24 * 3600, Clock()),
-        DocumentStore(tmp_path, 24 * 3600, Clock()),
+        "https://bot.example.gov.vn/formbot/", LinkSigner(SECRET, 24 * 3600, Clock())
     )
     docx = Document("phieu.docx", b"docx bytes", DOCX)
     pdf = Document("phieu.pdf", b"pdf bytes", "application/pdf")
@@ -146,7 +150,7 @@ def test_without_links_documents_are_a_note_about_reviewers():
     ]
 
 
-# Signed links --------------------------------------------------------------------------------
+# Signed links: the documents in the database -------------------------------------------------
 
 
 @pytest.fixture
@@ -155,26 +159,28 @@ def clock():
 
 
 @pytest.fixture
-def links(tmp_path, clock):
-    ttl = 24 * 3600
-    return DocumentLinks(
-        "https://bot.example.gov.vn",
-        LinkSigner(SECRET, ttl, clock),
-        DocumentStore(tmp_path, ttl, clock),
-    )
+def links(database, clock):
+    signer = LinkSigner(SECRET, 24 * 3600, clock)
+    return DocumentLinks("https://bot.example.gov.vn", signer).with_database(database)
 
 
-def resolve(links: DocumentLinks, url: str):
+async def issue(links: DocumentLinks, document: Document) -> str:
+    await links.keep([document])
+    return links.link(document).url
+
+
+async def resolve(links: DocumentLinks, url: str):
     path, _, query = url.partition("?")
     params = dict(part.split("=", 1) for part in query.split("&") if part)
-    return links.resolve(path.removeprefix(links.public_url), params)
+    return await links.resolve(path.removeprefix(links.public_url), params)
 
 
-def test_a_link_serves_its_document_until_it_expires(links, clock):
+async def test_a_link_serves_its_document_until_it_expires(links, clock):
     document = Document("phiếu xã A.docx", b"the docx", DOCX)
+    await links.keep([document])
     link = links.link(document)
     assert link.expires == int(clock.now) + 24 * 3600
-    download = resolve(links, link.url)
+    download = await resolve(links, link.url)
     assert (download.status, download.data, download.filename) == (
         200,
         b"the docx",
@@ -182,14 +188,26 @@ def test_a_link_serves_its_document_until_it_expires(links, clock):
     )
     assert download.mime_type == DOCX
     clock.now = link.expires
-    assert resolve(links, link.url).status == 200
+    assert (await resolve(links, link.url)).status == 200
     clock.now = link.expires + 1
-    assert resolve(links, link.url).status == 403
+    assert (await resolve(links, link.url)).status == 403
 
 
-def test_a_tampered_link_is_refused(links):
-    first = links.link(Document("a.docx", b"first", DOCX)).url
-    second = links.link(Document("b.pdf", b"second", "application/pdf")).url
+async def test_any_worker_serves_a_link_another_one_issued(links, database, clock):
+    """Workers behind one public URL share nothing but the database."""
+    other = Database(database.url)  # another worker's connections
+    try:
+        elsewhere = DocumentLinks(links.public_url, links.signer).with_database(other)
+        url = await issue(links, Document("phieu.pdf", b"%PDF-1.4 xa A", "application/pdf"))
+        download = await resolve(elsewhere, url)
+    finally:
+        await other.dispose()
+    assert (download.status, download.data) == (200, b"%PDF-1.4 xa A")
+
+
+async def test_a_tampered_link_is_refused(links):
+    first = await issue(links, Document("a.docx", b"first", DOCX))
+    second = await issue(links, Document("b.pdf", b"second", "application/pdf"))
     other_digest = hashlib.sha256(b"second").hexdigest()
     digest = hashlib.sha256(b"first").hexdigest()
     expires = re.search(r"expires=(\d+)", first)[1]
@@ -203,39 +221,44 @@ def test_a_tampered_link_is_refused(links):
         # the signature of one link on another
         second.split("&sig=")[0] + "&sig=" + first.split("&sig=")[1],
     ]
-    assert [resolve(links, url).status for url in tampered] == [403] * len(tampered)
-    assert resolve(links, first).status == 200 and resolve(links, second).status == 200
-    assert links.resolve("/elsewhere/a.docx", {}).status == 404
+    assert [(await resolve(links, url)).status for url in tampered] == [403] * len(tampered)
+    assert (await resolve(links, first)).status == 200
+    assert (await resolve(links, second)).status == 200
+    assert (await links.resolve("/elsewhere/a.docx", {})).status == 404
 
 
-def test_a_valid_link_to_a_purged_file_is_not_found(links, clock, tmp_path):
+async def test_a_valid_link_to_a_document_never_kept_is_not_found(links):
     link = links.link(Document("a.docx", b"bytes", DOCX))
-    for path in tmp_path.iterdir():
-        path.unlink()
-    assert resolve(links, link.url).status == 404
+    assert (await resolve(links, link.url)).status == 404
 
 
-def test_old_files_are_purged_as_new_ones_are_stored(tmp_path, clock):
-    store = DocumentStore(tmp_path, 3600, clock)
-    old = store.put(b"old")
+async def test_old_documents_are_purged_as_new_ones_are_stored(database, clock):
+    store = DocumentStore(database, 3600, clock)
+    old = await store.put(b"old", DOCX)
     clock.now += 3600 + 61
-    new = store.put(b"new")
-    assert store.get(old) is None and store.get(new) == b"new"
-    assert store.get("../etc/passwd") is None
+    new = await store.put(b"new", DOCX)
+    assert await store.get(old) is None and await store.get(new) == b"new"
+    assert await store.get("../etc/passwd") is None
+    clock.now -= 3600 + 61  # even seen from before: the old one's row is gone
+    assert await store.get(old) is None
+    # Stored again, the same bytes are kept for the longer of the two lifetimes.
+    assert await store.put(b"new", DOCX) == new
+    clock.now += 3600 + 61
+    assert await store.get(new) == b"new"
 
 
-def test_a_link_through_a_path_prefix_resolves(tmp_path, clock):
-    links = DocumentLinks(
-        "https://gov.vn/formbot", LinkSigner(SECRET, 60, clock), DocumentStore(tmp_path, 60, clock)
-    )
-    url = links.link(Document("a.pdf", b"%PDF", "application/pdf")).url
+async def test_a_link_through_a_path_prefix_resolves(database, clock):
+    links = DocumentLinks("https://gov.vn/formbot", LinkSigner(SECRET, 60, clock))
+    links = links.with_database(database)
+    url = await issue(links, Document("a.pdf", b"%PDF", "application/pdf"))
     path, _, query = url.removeprefix("https://gov.vn").partition("?")
     params = dict(part.split("=", 1) for part in query.split("&"))
-    assert links.resolve(path, params).status == 200  # the proxy kept /formbot
-    assert links.resolve(path.removeprefix("/formbot"), params).status == 200  # it stripped it
+    assert (await links.resolve(path, params)).status == 200  # the proxy kept /formbot
+    # … or stripped it.
+    assert (await links.resolve(path.removeprefix("/formbot"), params)).status == 200
 
 
-def test_links_come_from_the_environment(tmp_path):
+def test_links_come_from_the_environment():
     assert DocumentLinks.from_env({}) is None
     with pytest.raises(LinkConfigError, match="FORMBOT_LINK_SECRET"):
         DocumentLinks.from_env({"FORMBOT_PUBLIC_URL": "https://x.vn"})
@@ -249,10 +272,9 @@ def test_links_come_from_the_environment(tmp_path):
         "FORMBOT_PUBLIC_URL": "https://x.vn",
         "FORMBOT_LINK_SECRET": SECRET,
         "FORMBOT_LINK_TTL_HOURS": "2",
-        "FORMBOT_DOCUMENT_DIR": str(tmp_path / "docs"),
     }
     links = DocumentLinks.from_env(env)
-    assert links.ttl_hours == 2 and links.store.directory == tmp_path / "docs"
+    assert links.ttl_hours == 2 and links.store is None  # the running bot gives it its database
     assert DocumentLinks.from_env({**env, "FORMBOT_LINK_TTL_HOURS": ""}).ttl_hours == 24
     with pytest.raises(LinkConfigError):
         DocumentLinks.from_env({**env, "FORMBOT_LINK_TTL_HOURS": "một ngày"})
@@ -300,9 +322,40 @@ async def test_api_errors_never_show_the_token():
         await api.send_message("c1", "xin chào")
     await api.close()
     assert refused.value.transient and refused.value.error_code is None
+    assert not refused.value.delivery_unknown  # no connection: the request never left
     assert token not in str(refused.value) and "very-secret" not in repr(refused.value)
     with pytest.raises(ValueError):
         ZaloApi("")
     assert ZaloApiError("m", 429, "slow down").transient
     assert ZaloApiError("m", 502, "bad gateway").transient
+    # Zalo's reference: 408 is a time-out, 403 "Internal server error".
+    assert ZaloApiError("m", 408, "Request timeout").transient
+    assert ZaloApiError("m", 403, "Internal server error").transient
     assert not ZaloApiError("m", 400, "bad request").transient
+
+
+async def test_a_request_that_left_and_got_no_answer_is_delivery_unknown():
+    """A server that reads the request and never answers: Zalo may have delivered it."""
+    received, finished = asyncio.Event(), asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        received.set()
+        await finished.wait()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    api = ZaloApi("1:t", base_url=f"http://127.0.0.1:{port}", timeout=0.5)
+    try:
+        with pytest.raises(ZaloApiError) as unanswered:
+            await api.send_message("c1", "xin chào")
+        result = await ZaloSender(api).send("c1", "xin chào")
+    finally:
+        await api.close()
+        finished.set()
+        server.close()
+        await server.wait_closed()
+    assert received.is_set()
+    assert unanswered.value.delivery_unknown and unanswered.value.transient
+    assert (result.status, result.reason.split(":")[0]) == (FAILED, "delivery unknown")

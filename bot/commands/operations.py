@@ -520,13 +520,13 @@ def cmd_admin_remove(args: argparse.Namespace) -> int:
     if not with_database(run):
         return _fail(f"{channel}:{user} is not an admin in the database")
     print(f"{channel}:{user} is no longer an admin")
-    if f"{channel}:{user}" in admin_ids() or user in admin_ids():
+    if f"{channel}:{user}" in admin_ids():
         print("note: FORMBOT_ADMINS still lists this user", file=sys.stderr)
     return 0
 
 
 def cmd_admin_list(args: argparse.Namespace) -> int:
-    from dialogs.access import admin_ids
+    from dialogs.access import AdminsError, admin_ids, check_admins
     from storage import repo
 
     async def run(database: Database):
@@ -537,6 +537,10 @@ def cmd_admin_list(args: argparse.Namespace) -> int:
         print(f"{respondent.channel}:{respondent.external_id}  {respondent.name or ''}  (database)")
     for user in sorted(admin_ids()):
         print(f"{user}  (FORMBOT_ADMINS)")
+    try:
+        check_admins()
+    except AdminsError as exc:
+        print(f"note: {exc}", file=sys.stderr)
     return 0
 
 

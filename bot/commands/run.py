@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     z = run_sub.add_parser(
         "zalo",
-        help="Zalo: long polling, or a webhook with --webhook-url",
+        help="Zalo: a webhook with --webhook-url (production), or long polling (development)",
         description="Token from ZALO_BOT_TOKEN; ZALO_BASE_URL points at another Bot API server; "
         "the webhook's secret token comes from ZALO_WEBHOOK_SECRET (or WEBHOOK_SECRET). With "
         "FORMBOT_PUBLIC_URL and FORMBOT_LINK_SECRET, documents are sent as signed links served "
@@ -65,8 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     z.add_argument(
         "--webhook-url",
         metavar="URL",
-        help="public HTTPS URL Zalo posts updates to (default: long polling); "
-        "the local server listens on the URL's path",
+        help="public HTTPS URL Zalo posts updates to, Zalo's mode for production (default: "
+        "long polling, for development, one process only); the local server listens on the "
+        "URL's path",
     )
     z.add_argument("--listen", default="0.0.0.0", help="web server address (0.0.0.0)")
     z.add_argument("--port", type=int, default=ZALO_PORT, help=f"web server port ({ZALO_PORT})")
@@ -101,6 +102,7 @@ def cmd_run_telegram(args: argparse.Namespace) -> int:
     elif also:
         web = WebSettings(args.zalo_listen or "0.0.0.0", args.zalo_port or ZALO_PORT)
     try:
+        _check_admins()
         telegram = TelegramSettings.from_env(args.webhook_url)
         zalo = ZaloSettings.from_env(args.zalo_webhook_url) if also else None
     except ConfigError as exc:
@@ -112,10 +114,22 @@ def cmd_run_zalo(args: argparse.Namespace) -> int:
     from bot.app import ConfigError, WebSettings, ZaloSettings
 
     try:
+        _check_admins()
         zalo = ZaloSettings.from_env(args.webhook_url)
     except ConfigError as exc:
         return _fail("formbot run zalo", str(exc))
     return _run("formbot run zalo", zalo=zalo, web=WebSettings(args.listen, args.port))
+
+
+def _check_admins() -> None:
+    """``FORMBOT_ADMINS`` names the channel of every admin (``ConfigError`` otherwise)."""
+    from bot.app import ConfigError
+    from dialogs.access import AdminsError, check_admins
+
+    try:
+        check_admins()
+    except AdminsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _run(prog: str, **channels) -> int:

@@ -1,4 +1,5 @@
-"""The signed document links (``bot.links``) as a route: ``…/documents/{sha256}/{filename}``."""
+"""The signed document links (``bot.links``) as a route: ``…/documents/{sha256}/{filename}``;
+the documents are in the database, so any worker serves any link."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def document_routes(links: DocumentLinks) -> list[Route]:
         query = {name: request.query_params.get(name, "") for name in ("expires", "sig")}
         # As requested (percent-encoded): the file name is decoded once, by ``resolve``.
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
-        found = links.resolve(raw_path.decode("latin-1"), query)
+        found = await links.resolve(raw_path.decode("latin-1"), query)
         headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
         if found.status != 200:
             return Response(status_code=found.status, headers=headers)

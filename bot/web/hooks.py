@@ -3,8 +3,8 @@
 
 An update is answered after its turn is committed and the replies are sent, so an update
 lost to a crash is delivered again by the platform (a repeat of a handled one is recognised
-by the engine by its message id). Telegram: 500 when the turn failed (nothing was stored), so
-Telegram delivers it again."""
+by the engine by its message id); 500 when the turn failed (nothing was stored), so the
+platform may deliver it again: a 200 always means stored."""
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def telegram_webhook(path: str, secret: str, process: Callable[[dict], Awaitable
 
 
 def zalo_webhook(path: str, secret: str, handle: Callable[[Any], Awaitable[None]]) -> Route:
-    """Zalo's webhook at ``path``: ``handle(update)`` serves it to the end."""
+    """Zalo's webhook at ``path``: ``handle(update)`` serves it to the end (500 when the turn
+    failed)."""
     if not secret:
         raise ValueError("a webhook needs a secret token")
 
@@ -78,7 +79,10 @@ def zalo_webhook(path: str, secret: str, handle: Callable[[Any], Awaitable[None]
         update = await _read_json(request, ZALO_SECRET_HEADER, secret)
         if isinstance(update, Response):
             return update
-        await handle(update)
+        with watch_turn() as outcome:
+            await handle(update)
+        if outcome.failed:
+            return JSONResponse({"ok": False}, status_code=500)
         return JSONResponse({"ok": True})
 
     return Route(webhook_path(path), receive, methods=["POST"])

@@ -15,7 +15,7 @@ from bot_process import free_port
 from scenario import create_invite, review_value
 from zalo_server import MAX_TEXT, ZaloServer, ZaloUser
 
-from bot.links import DocumentLinks, DocumentStore, LinkSigner
+from bot.links import DocumentLinks, LinkSigner
 from bot.web import WebServer, document_routes, web_app, zalo_webhook
 from bot.zalo import ZaloChannel, ZaloReceiver
 from bot.zalo_api import ZaloApi, ZaloApiError
@@ -193,14 +193,11 @@ class Clock:
         return self.now
 
 
-async def test_the_web_server_serves_a_link_until_it_expires(zalo, bot_token, api, tmp_path):
+async def test_the_web_server_serves_a_link_until_it_expires(zalo, bot_token, api, database):
     clock = Clock()
     port = free_port()
-    links = DocumentLinks(
-        f"http://127.0.0.1:{port}",
-        LinkSigner("a-secret-of-sixteen-chars", 3600, clock),
-        DocumentStore(tmp_path, 3600, clock),
-    )
+    signer = LinkSigner("a-secret-of-sixteen-chars", 3600, clock)
+    links = DocumentLinks(f"http://127.0.0.1:{port}", signer).with_database(database)
     pdf = Document("phieu-xa-a.pdf", b"%PDF-1.4 the form", "application/pdf")
     handled = asyncio.Queue()
     engine = ScriptedEngine([Outbound(pdf.filename, document=pdf)])
@@ -257,6 +254,11 @@ async def test_the_webhook_reads_only_json_posts_with_the_secret(zalo, bot_token
         assert await user.send("xin chào") == 200
         assert [m.text for m in user.unread()] == ["Chào"]
         assert zalo.bots[bot_token].webhook_url == url
+        # A turn that failed stored nothing: not acknowledged, the person told.
+        engine.fail = RuntimeError("database went away")
+        assert await user.send("lần hai") == 500
+        assert [m.text for m in user.unread()] == [say("zalo_handler_error", current=None)]
+        assert await user.send("lần ba") == 200
     finally:
         await service.stop()
         await server.stop()
@@ -341,11 +343,7 @@ async def test_the_app_runs_polling_links_pages_and_delivery_on_one_server(
     from storage import outbox as outbox_store
 
     port = free_port()
-    links = DocumentLinks(
-        f"http://127.0.0.1:{port}",
-        LinkSigner("a-secret-of-sixteen-chars", 3600),
-        DocumentStore(tmp_path, 3600),
-    )
+    links = DocumentLinks(f"http://127.0.0.1:{port}", LinkSigner("a-secret-of-sixteen-chars", 3600))
     page = Route("/health", lambda _request: PlainTextResponse("ok"))
     handled = asyncio.Queue()
     app = App(
@@ -366,7 +364,10 @@ async def test_the_app_runs_polling_links_pages_and_delivery_on_one_server(
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             assert (await http.get(f"http://127.0.0.1:{port}/health")).text == "ok"
-            url = links.link(Document("a.pdf", b"%PDF", "application/pdf")).url
+            # The app keeps the linked documents in its database.
+            document = Document("a.pdf", b"%PDF", "application/pdf")
+            await app.zalo.links.keep([document])
+            url = app.zalo.links.link(document).url
             assert (await http.get(url)).content == b"%PDF"
         await user.send("/start NOSUCH")
         assert await asyncio.wait_for(handled.get(), 30) == "17"

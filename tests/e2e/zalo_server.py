@@ -282,7 +282,8 @@ class ZaloUser:
                 "message_id": f"u{self.user_id}-{next(self._message_ids)}",
                 "date": int(time.time() * 1000),
                 "chat": {"id": self.user_id, "chat_type": "PRIVATE"},
-                "from": {"id": self.user_id, "display_name": self.name, "is_bot": False},
+                # As in Zalo's getUpdates sample: the sender's name is ``first_name``.
+                "from": {"id": self.user_id, "first_name": self.name, "is_bot": False},
                 **fields,
             },
         }
