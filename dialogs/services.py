@@ -39,3 +39,6 @@ class Services:
     forms: dict[str, FormSpec]
     render_documents: DocumentRenderer | None = None
     rank: Ranker | None = None
+    # FORMBOT_PUBLIC_URL: where the web pages are (links in the reviewers' notices); None: no
+    # links.
+    public_url: str | None = None
