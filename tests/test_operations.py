@@ -204,7 +204,8 @@ async def test_return_fix_and_resubmit(engine, database):
     assert (await submission(database, vinh)).status == "approved"
     # The reviewer was told of each submit (dialogs.campaigns.submitted_notices).
     kinds = [(m.kind, m.external_id) for m in await outbox(database)]
-    assert kinds == [("submitted", "90"), ("returned", "11"), ("submitted", "90"), ("approved", "11")]
+    told = [("submitted", "90"), ("returned", "11"), ("submitted", "90"), ("approved", "11")]
+    assert kinds == told
     assert "đã được duyệt" in await alice.say("/sua 3.1")
     assert "chỉ duyệt được phiếu đã nộp" in await reviewer.say("/duyet Hương Vinh")
 
