@@ -152,6 +152,32 @@ def test_campaign_open_invite_and_status(cli_db, tmp_path, capsys, monkeypatch):
     ]
 
 
+def test_a_reviewer_invite_names_campaigns_or_a_form_instead_of_a_unit(cli_db, capsys):
+    open_args = ["campaign", "open", "--form", "xa-phuong", "--year", "2020"]
+    assert main([*open_args, "--deadline", "2020-12-15"]) == 0
+    capsys.readouterr()
+    assert main(["invite", "--role", "reviewer", "--campaign", "xa-phuong-2020"]) == 0
+    out = capsys.readouterr().out
+    assert "reviews:  xa-phuong-2020, role reviewer" in out
+    assert "quyền người duyệt phiếu xa-phuong-2020" in out
+    code = out.split("code:")[1].split()[0]
+    invite = query(cli_db, lambda s: repo.get_invite(s, code))
+    assert (invite.unit_id, invite.scope, invite.uses_left) == (
+        None,
+        {"campaigns": ["xa-phuong-2020"], "forms": []},
+        1,
+    )
+    assert main(["invite", "--role", "reviewer", "--form", "so-ban-nganh", "--uses", "3"]) == 0
+    assert "reviews:  so-ban-nganh" in capsys.readouterr().out
+    # Refused, saying what to type instead.
+    assert main(["invite", "--role", "reviewer", "--campaign", "xa-phuong-2019"]) == 2
+    assert "no campaign 'xa-phuong-2019'; open ones: xa-phuong-2020" in capsys.readouterr().err
+    assert main(["invite", "--campaign", "xa-phuong-2020"]) == 2
+    assert "name the unit to invite" in capsys.readouterr().err
+    assert main(["invite", "--role", "reviewer"]) == 2
+    assert "names a unit, --campaign ID or --form ID" in capsys.readouterr().err
+
+
 def test_admin_add_and_list(cli_db, capsys, monkeypatch):
     monkeypatch.setenv("FORMBOT_ADMINS", "telegram:7")
     assert main(["admin", "add", "telegram:42"]) == 0
