@@ -246,6 +246,7 @@ class Engine:
             pending=row.pending,
             late=_late(inbound, row, now),
             last_order=_order_after(inbound, row, now),
+            links=self.services.review_links,
         )
 
     def _previous_year(self, st: TurnStatements, spec: FormSpec, row: TurnRow) -> dict:
