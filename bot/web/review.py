@@ -51,9 +51,9 @@ _environment = Environment(
 _environment.globals["say"] = say
 
 
-def _html(template: str, status: int = 200, **values) -> HTMLResponse:
+def _html(template: str, http_status: int = 200, **values) -> HTMLResponse:
     body = _environment.get_template(template).render(**values)
-    return HTMLResponse(body, status_code=status, headers=HEADERS)
+    return HTMLResponse(body, status_code=http_status, headers=HEADERS)
 
 
 def message_page(status: int, title_key: str, text_key: str, *, telegram: bool = False):
