@@ -207,9 +207,13 @@ class Engine:
         ]
         if not reviewers:
             return
-        score = camp.notice_score(
-            spec, turn.state, lambda codes: st.campaign_answers(spec.id, year, codes)
-        )
+        try:
+            score = camp.notice_score(
+                spec, turn.state, lambda codes: st.campaign_answers(spec.id, year, codes)
+            )
+        except Exception:  # a rubric problem must not refuse the submit: notify without it
+            log.exception("scoring submission %s for the reviewers failed", turn.submission_id)
+            score = None
         st.enqueue(
             camp.submitted_notices(
                 spec=spec,

@@ -210,3 +210,17 @@ async def test_a_chat_of_a_reviewer_and_a_respondent_in_one(scored, database):
     person = await respondent(database, "101")
     assert (person.role, person.unit_id) == ("reviewer", unit.id)
     assert person.submission_id is not None
+
+
+async def test_a_rubric_that_fails_does_not_refuse_the_submit(scored, database, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a rubric bug")
+
+    monkeypatch.setattr(campaigns, "notice_score", broken)
+    await open_campaign(database)
+    unit = await add_unit(database, "UBND xã Hương Vinh")
+    await join(scored, "r1", await reviewer_invite(database, campaigns=["mini-2020"]))
+    chat = await join(scored, "101", await make_invite(database, unit))
+    assert "Đã nộp phiếu" in await fill_and_submit(chat)
+    (message,) = await notices(database)
+    assert "UBND xã Hương Vinh đã nộp phiếu" in message.text and "Điểm" not in message.text
