@@ -39,7 +39,7 @@ async def redeem_invite(
     invite, refusal = await access.check_invite(session, inbound, code)
     if refusal is not None:
         return refusal
-    if invite.role == "respondent" and invite.form_id not in forms:
+    if invite.role == "respondent" and (invite.form_id not in forms or invite.unit_id is None):
         log.error("invite %s is for unknown form %s", invite.code, invite.form_id)
         return [Outbound(say("invite_expired", code=invite.code))]
     existing = await repo.get_respondent(session, inbound.channel, inbound.user)

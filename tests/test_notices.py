@@ -224,3 +224,12 @@ async def test_a_rubric_that_fails_does_not_refuse_the_submit(scored, database, 
     assert "Đã nộp phiếu" in await fill_and_submit(chat)
     (message,) = await notices(database)
     assert "UBND xã Hương Vinh đã nộp phiếu" in message.text and "Điểm" not in message.text
+
+
+async def test_a_respondent_invite_without_a_unit_binds_nobody(scored, database):
+    code = new_code()
+    async with database.session() as session, session.begin():
+        await repo.create_invite(session, code=code, unit_id=None, form_id="mini", year=2020)
+    chat = await join(scored, "101", code)
+    assert "đã hết hạn hoặc đã dùng hết lượt" in chat.text
+    assert await respondent(database, "101") is None

@@ -104,6 +104,7 @@ async def test_the_page_shows_sections_answers_warnings_missing_items_and_edit_c
         response = await http.get(relative(whole_form_option(chat).url))
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
     text = text_of(response.text)
     assert "Sở Thử nghiệm · năm 2020 · đang điền" in text
     assert "MỤC 3. HẠ TẦNG KỸ THUẬT" in text and "MỤC 5. ỨNG DỤNG CNTT" in text

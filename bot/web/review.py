@@ -42,6 +42,12 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # the link's signature must not leave in a Referer
+    # Nothing loads from elsewhere; the one inline script is the Mini App's (no frame-ancestors:
+    # Telegram Web shows Mini Apps in a frame).
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+        "form-action 'self'; base-uri 'none'"
+    ),
 }
 _environment = Environment(
     loader=FileSystemLoader(PAGES),
