@@ -3,8 +3,10 @@ score and the link to the submission's page; reviewers invited to campaigns inst
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from chatting import Chat, next_id
+from chatting import Chat, answer_all, next_id
 from test_operations_support import (
     add_unit,
     fill_and_submit,
@@ -17,8 +19,11 @@ from test_operations_support import (
 
 from dialogs import Engine, campaigns
 from dialogs.access import Scope, new_code
+from dialogs.messages import Inbound
+from dialogs.payloads import Confirm
 from dialogs.scoring import parse_rubric
 from storage import repo
+from storage.db import Database
 from templates.export import campaign_ranking
 
 MINI_RUBRIC = {
@@ -107,17 +112,31 @@ async def test_the_same_message_delivered_twice_is_applied_once(scored, database
     unit = await add_unit(database, "UBND xã Hương Vinh")
     await join(scored, "r1", await reviewer_invite(database, campaigns=["mini-2020"]))
     chat = await join(scored, "101", await make_invite(database, unit))
-    from chatting import answer_all
-
     await answer_all(chat)
     await chat.say("/nop")
-    from dialogs.messages import Inbound
-    from dialogs.payloads import Confirm
-
     same = Inbound("telegram", "101", payload=Confirm(True), message_id=next_id())
     first = await scored.handle(same)
     again = await scored.handle(same)
     assert any(m.submitted for m in first) and again == []
+    assert len(await notices(database)) == 1
+
+
+async def test_two_workers_given_the_same_submit_at_once_queue_one_notice(scored, database):
+    await open_campaign(database)
+    unit = await add_unit(database, "UBND xã Hương Vinh")
+    await join(scored, "r1", await reviewer_invite(database, campaigns=["mini-2020"]))
+    chat = await join(scored, "101", await make_invite(database, unit))
+    await answer_all(chat)
+    await chat.say("/nop")
+    second = Database(database.url)  # another worker: its own engine and connections
+    try:
+        other = Engine(second, scored.forms)
+        other.services.public_url = scored.services.public_url
+        same = Inbound("telegram", "101", payload=Confirm(True), message_id=next_id())
+        replies = await asyncio.gather(scored.handle(same), other.handle(same))
+    finally:
+        await second.dispose()
+    assert sum(1 for r in replies for m in r if m.submitted) == 1
     assert len(await notices(database)) == 1
 
 
