@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.links import DocumentLinks, LinkConfigError
+from bot.links import DocumentLinks, LinkConfigError, ReviewLinks
 from dialogs import DocumentRenderer, Engine
 from dialogs.spec import all_forms
 from storage.db import Database
@@ -136,18 +136,39 @@ def webhook_path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
-def build_engine(database: Database) -> Engine:
+def build_engine(database: Database, environ: Mapping[str, str] | None = None) -> Engine:
     """The engine of a running bot, with the services the documents live in: the DOCX and
     PDF a channel sends after a submission, and the ranking of /xephang (WeasyPrint,
-    docxtpl and openpyxl load only here, when serving)."""
+    docxtpl and openpyxl load only here, when serving); with ``FORMBOT_PUBLIC_URL``, the
+    links of the reviewers' notices and of the respondents' review pages. ``ConfigError``
+    when the public URL is set but its links cannot be signed."""
     from templates.export import campaign_ranking
 
-    return Engine(
+    env = os.environ if environ is None else environ
+    try:
+        review_links = ReviewLinks.from_env(dict(env))
+    except LinkConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    engine = Engine(
         database,
         all_forms(),
         render_documents=document_renderer(database),
         rank=campaign_ranking(database),
     )
+    if review_links is not None:
+        engine.services.public_url = review_links.public_url
+        engine.services.review_links = review_links
+    return engine
+
+
+def review_pages(engine: Engine, telegram_token: str | None) -> list:
+    """The respondents' review pages (``bot.web.review``), when the engine links to them."""
+    links = engine.services.review_links
+    if not isinstance(links, ReviewLinks):
+        return []
+    from bot.web import review_routes
+
+    return review_routes(engine.db, engine.forms, links, telegram_token)
 
 
 def document_renderer(database: Database) -> DocumentRenderer:
@@ -201,6 +222,8 @@ class App:
         started is stopped again by ``stop``)."""
         await self.database.upgrade()
         routes: list = list(self.web_routes)
+        token = self.telegram_settings.token if self.telegram_settings else None
+        routes += review_pages(self.engine, token)
         senders: dict = {}
         if self.telegram_settings is not None:
             routes += self._build_telegram(senders)

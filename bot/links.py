@@ -1,4 +1,5 @@
-"""Signed download links that expire, for channels that cannot attach a file (Zalo).
+"""Signed links that expire: downloads for channels that cannot attach a file (Zalo), and a
+respondent's read-only page of their own submission (``ReviewLinks``).
 
 A document is kept in the database under its SHA-256 (``DocumentStore``,
 ``storage.documents``) and offered as
@@ -8,7 +9,8 @@ link cannot be pointed at another document, renamed or prolonged; it is compared
 time. Documents whose links have all expired are deleted as new ones are stored.
 
 The database is what every worker behind the public URL shares, so any worker serves a link
-another one issued (a local folder would not be there).
+another one issued (a local folder would not be there); the key, ``FORMBOT_LINK_SECRET``, is
+in every worker's environment, so any worker checks a link another one signed.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, unquote, urlsplit
+from typing import Literal
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from dialogs.messages import Document
+from dialogs.payloads import OpenPage
 from storage import documents as stored
 from storage.db import Database
 
@@ -85,9 +89,24 @@ class LinkSigner:
         self.clock = clock
 
     def signature(self, digest: str, filename: str, expires: int) -> str:
-        message = f"{digest}\n{filename}\n{expires}".encode()
-        mac = hmac.new(self._key, message, hashlib.sha256).digest()
+        return self.sign(digest, filename, str(expires))
+
+    def sign(self, *parts: str) -> str:
+        """The HMAC of ``parts`` (one per line), URL-safe base64 without padding."""
+        mac = hmac.new(self._key, "\n".join(parts).encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def check(
+        self, parts: tuple[str, ...], expires: str, signature: str
+    ) -> Literal["ok", "forged", "expired"]:
+        """Whether a link signed over ``parts`` and ``expires`` holds: "forged" when the
+        signature does not match (constant time), "expired" when it did but its time is up."""
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
+            return "forged"
+        expected = self.sign(*parts, expires)
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+            return "forged"
+        return "ok" if self.clock() <= int(expires) else "expired"
 
     def expiry(self) -> int:
         return int(self.clock() + self.ttl_seconds)
@@ -208,3 +227,66 @@ class DocumentLinks:
         extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         mime = MIME_TYPES.get(extension, "application/octet-stream")
         return Download(200, data, filename, mime)
+
+
+# A respondent's read-only page --------------------------------------------------------------
+
+REVIEW_TTL_HOURS = 24.0
+REVIEW_PATH = "/review/"
+
+
+@dataclass(frozen=True)
+class ReviewAccess:
+    """What a review link grants: ``status`` 200, 403 (forged) or 410 (expired);
+    ``telegram_user``: the Telegram user a Mini App link was issued to (the page then wants
+    Telegram's ``initData`` of that user)."""
+
+    status: int
+    submission_id: int
+    telegram_user: str | None = None
+
+
+class ReviewLinks:
+    """Links to a person's own submission, read-only, for ``REVIEW_TTL_HOURS``
+    (``{FORMBOT_PUBLIC_URL}/review/{id}?expires=…&sig=…``, served by ``bot.web.review``). On
+    Telegram with an https public URL the link opens as a Mini App (``app``) and names the
+    Telegram user (``tg``), whom the page checks against Telegram's signed ``initData``."""
+
+    def __init__(self, public_url: str, signer: LinkSigner, *, app: bool = False) -> None:
+        if urlsplit(public_url).scheme not in ("http", "https"):
+            raise LinkConfigError(f"FORMBOT_PUBLIC_URL is not an http(s) URL: {public_url}")
+        self.public_url = public_url.rstrip("/")
+        self.signer = signer
+        self.app = app and self.public_url.startswith("https://")
+
+    @classmethod
+    def from_env(
+        cls, environ: dict[str, str] | None = None, clock: Callable[[], float] = time.time
+    ) -> ReviewLinks | None:
+        """None without ``FORMBOT_PUBLIC_URL``; signed with ``FORMBOT_LINK_SECRET`` (the key
+        of the document links); Mini Apps when the URL is https and there is a Telegram bot
+        (``TELEGRAM_BOT_TOKEN``, which checks ``initData``)."""
+        env = os.environ if environ is None else environ
+        documents = DocumentLinks.from_env(dict(env), clock)
+        if documents is None:
+            return None
+        key = env["FORMBOT_LINK_SECRET"]
+        signer = LinkSigner(key, REVIEW_TTL_HOURS * 3600, clock)
+        app = bool(env.get("TELEGRAM_BOT_TOKEN", "").strip())
+        return cls(documents.public_url, signer, app=app)
+
+    def page(self, submission_id: int, channel: str, user: str) -> OpenPage:
+        """The signed link for ``channel:user`` to their submission's page."""
+        app = self.app and channel == "telegram"
+        expires = str(self.signer.expiry())
+        who = user if app else ""
+        signature = self.signer.sign("review", str(submission_id), who, expires)
+        query = {"expires": expires, "sig": signature} | ({"tg": user} if app else {})
+        return OpenPage(f"{self.public_url}{REVIEW_PATH}{submission_id}?{urlencode(query)}", app)
+
+    def check(self, submission_id: int, query: dict[str, str]) -> ReviewAccess:
+        who = query.get("tg", "")
+        parts = ("review", str(submission_id), who)
+        verdict = self.signer.check(parts, query.get("expires", ""), query.get("sig", ""))
+        status = {"ok": 200, "forged": 403, "expired": 410}[verdict]
+        return ReviewAccess(status, submission_id, who or None)

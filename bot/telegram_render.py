@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import html
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot import splitting
 from dialogs.messages import Option, Outbound
-from dialogs.payloads import encode
+from dialogs.payloads import OpenPage, encode
 
 # Bot API: a message text is 1–4096 characters after entity parsing, counted in UTF-16 code
 # units. We split the plain text (before escaping), so "&lt;" counts as the one "<" it shows.
@@ -33,7 +33,13 @@ def html_chunks(text: str) -> list[str]:
 
 
 def _button(option: Option) -> InlineKeyboardButton:
-    return InlineKeyboardButton(option.label, callback_data=encode(option.payload))
+    page = option.payload
+    if isinstance(page, OpenPage):
+        # A Mini App opens inside the chat; Telegram takes only https for it.
+        if page.app and page.url.startswith("https://"):
+            return InlineKeyboardButton(option.label, web_app=WebAppInfo(page.url))
+        return InlineKeyboardButton(option.label, url=page.url)
+    return InlineKeyboardButton(option.label, callback_data=encode(page))
 
 
 def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:

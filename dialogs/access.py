@@ -1,7 +1,8 @@
 """Who may do what: roles, admins, invite codes and the wrong-code limit.
 
-Roles, from least to most: respondent (their own unit's current submission), reviewer (every
-unit: list, documents, ranking, return, approve), admin (everything, including broadcasts).
+Roles, from least to most: respondent (their own unit's current submission), reviewer (the
+units of the campaigns in their ``Scope``: list, documents, ranking, return, approve), admin
+(everything, including broadcasts).
 Admins are the people in ``FORMBOT_ADMINS`` (``telegram:12345``, ``zalo:abc``, separated by
 commas or spaces) or those promoted with ``formbot admin add``. Every entry names its channel:
 Telegram and Zalo ids are unrelated, so a bare ``555`` would make two different people admins;
@@ -13,7 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from dialogs.campaigns import LOCAL_TZ
 from dialogs.messages import Inbound, Outbound
@@ -107,6 +111,71 @@ def refuse(inbound: Inbound, role: str | None, command: str, needed: str) -> lis
     return [Outbound(say("refused_role", command=command, needed=say(f"role_{needed}")))]
 
 
+# Scopes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a reviewer reviews: named campaigns (``xa-phuong-2020``) and whole forms (every
+    year of ``xa-phuong``), or everything. Kept as JSON on the person and the invite:
+    ``{"campaigns": [...], "forms": [...]}``; None is everything (admins, and reviewers
+    invited to a unit before invites could name campaigns)."""
+
+    campaigns: frozenset[str] = frozenset()
+    forms: frozenset[str] = frozenset()
+    everything: bool = False
+
+    @classmethod
+    def of(cls, campaigns: Iterable[str] = (), forms: Iterable[str] = ()) -> Scope:
+        return cls(frozenset(campaigns), frozenset(forms))
+
+    @classmethod
+    def from_json(cls, data: Any) -> Scope:
+        if not isinstance(data, dict):
+            return EVERYTHING
+        return cls.of(data.get("campaigns") or (), data.get("forms") or ())
+
+    def as_json(self) -> dict | None:
+        if self.everything:
+            return None
+        return {"campaigns": sorted(self.campaigns), "forms": sorted(self.forms)}
+
+    def covers(self, form_id: str, year: int) -> bool:
+        return self.everything or form_id in self.forms or f"{form_id}-{year}" in self.campaigns
+
+    def includes(self, other: Scope) -> bool:
+        """Whether everything ``other`` covers is covered already."""
+        if self.everything:
+            return True
+        if other.everything:
+            return False
+        spare = {c for c in other.campaigns if c.rpartition("-")[0] not in self.forms}
+        return other.forms <= self.forms and spare <= self.campaigns
+
+    def __or__(self, other: Scope) -> Scope:
+        if self.everything or other.everything:
+            return EVERYTHING
+        return Scope(self.campaigns | other.campaigns, self.forms | other.forms)
+
+    def names(self) -> list[str]:
+        """The campaigns and forms, for people to read."""
+        return sorted(self.forms) + sorted(self.campaigns)
+
+
+EVERYTHING = Scope(everything=True)
+
+
+def scope_of(respondent: Respondent | None, channel: str, user: str) -> Scope:
+    """What this person may review (everything for admins; nothing for strangers and
+    respondents, who are refused staff commands before any scope matters)."""
+    role = role_of(respondent, channel, user)
+    if role == "admin":
+        return EVERYTHING
+    if role == "reviewer" and respondent is not None:
+        return Scope.from_json(respondent.scope)
+    return Scope()
+
+
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
@@ -159,6 +228,12 @@ async def check_invite(
 async def take_invite(session, invite: Invite, existing: Respondent | None) -> bool:
     """Use up one use of the invite, unless the person already holds what it gives (opening
     the same link twice costs nothing). False when the last use went to someone else."""
+    if invite.unit_id is None:  # a reviewer invite naming campaigns or forms
+        if existing is not None and RANK.get(existing.role, 0) >= RANK.get(invite.role, 0):
+            held = scope_of(existing, existing.channel, existing.external_id)
+            if held.includes(Scope.from_json(invite.scope)):
+                return True
+        return await repo.consume_invite(session, invite.code)
     if existing is not None and existing.unit_id == invite.unit_id:
         holds_role = RANK.get(existing.role, 0) >= RANK.get(invite.role, 0)
         if invite.role != "respondent" and holds_role:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dialogs.numbers import format_number
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec
 from dialogs.state import FormState
@@ -169,6 +170,8 @@ def progress_rows(spec: FormSpec, data: campaign_reads.CampaignData) -> list[Uni
     rows = []
     for unit in sorted(data.units.values(), key=lambda u: fold(u.name)):
         submission = submissions.get(unit.id)
+        if submission is None and _staff_office(people.get(unit.id, [])):
+            continue
         stored = by_submission.get(submission.id, {}) if submission else {}
         done, total = FormState(spec, stored, data.year).totals()
         # Answers the bot filled in itself (year, unit name) do not make a unit "started".
@@ -192,6 +195,12 @@ def progress_rows(spec: FormSpec, data: campaign_reads.CampaignData) -> list[Uni
             )
         )
     return rows
+
+
+def _staff_office(people: list[Respondent]) -> bool:
+    """A unit only reviewers and admins belong to (the office reviewers were invited to before
+    invites could name campaigns): not a unit that reports."""
+    return bool(people) and all(r.role in ("reviewer", "admin") for r in people)
 
 
 async def campaign_best(
@@ -340,6 +349,68 @@ async def queue_broadcast(
         broadcast.finished_at = utcnow()
     await session.flush()
     return broadcast, broadcast.total
+
+
+def notice_score(spec: FormSpec, state: FormState, campaign_answers) -> dict | None:
+    """The score of a submission as the reviewers' notice shows it (None when its form has no
+    rubric); ``campaign_answers(codes)`` reads the campaign's submitted answers to ``codes``,
+    for the rules that compare units (this submission's own included)."""
+    from dialogs import scoring  # only documents, rankings and notices score
+
+    rubric = scoring.rubric_for(spec)
+    if rubric is None:
+        return None
+    best = {}
+    if rubric.relative_rules:
+        rows = campaign_answers(sorted(scoring.needed_codes(spec, rubric)))
+        states = [FormState(spec, a) for a in parse_answer_rows(spec, rows).values()]
+        best = scoring.best_of(spec, rubric, [*states, state])
+    card = scoring.score(spec, state, rubric, best)
+    return {
+        "total": format_number(card.total),
+        "max": format_number(card.max),
+        "percent": format_number(card.percent),
+        "klass": card.klass,
+    }
+
+
+def submitted_notices(
+    *,
+    spec: FormSpec,
+    unit: str,
+    year: int,
+    submission_id: int,
+    version: int,
+    again: bool,
+    score: dict | None,
+    reviewers: list,
+    public_url: str | None,
+) -> list[dict]:
+    """The outbox rows that tell each reviewer (``storage.turns.Reviewer``) that a unit
+    submitted (``again``: resubmitted after a return): one per reviewer and submit, keyed by
+    the submission's version, so a submit queues them once however often it is retried."""
+    link = f"{public_url.rstrip('/')}/submissions/{submission_id}" if public_url else None
+    text = say(
+        "reviewer_submitted_notice",
+        unit=unit,
+        title=spec.title,
+        year=year,
+        again=again,
+        score=score,
+        link=link,
+    )
+    return [
+        {
+            "key": f"submitted:{submission_id}:{version}:{r.channel}:{r.external_id}",
+            "channel": r.channel,
+            "external_id": r.external_id,
+            "respondent_id": r.respondent_id,
+            "kind": "submitted",
+            "text": text,
+            "priority": 5,
+        }
+        for r in reviewers
+    ]
 
 
 async def notify_unit(

@@ -39,15 +39,18 @@ async def redeem_invite(
     invite, refusal = await access.check_invite(session, inbound, code)
     if refusal is not None:
         return refusal
-    if invite.role == "respondent" and invite.form_id not in forms:
+    if invite.role == "respondent" and (invite.form_id not in forms or invite.unit_id is None):
         log.error("invite %s is for unknown form %s", invite.code, invite.form_id)
         return [Outbound(say("invite_expired", code=invite.code))]
     existing = await repo.get_respondent(session, inbound.channel, inbound.user)
     if not await access.take_invite(session, invite, existing):
         return [Outbound(say("invite_expired", code=invite.code))]
-    unit = await repo.get_unit(session, invite.unit_id)
     if invite.role != "respondent":
+        if invite.unit_id is None:
+            return await _scoped_staff(session, inbound, existing, invite)
+        unit = await repo.get_unit(session, invite.unit_id)
         return await _bind_staff(session, inbound, unit, invite.role)
+    unit = await repo.get_unit(session, invite.unit_id)
     role = access.higher(existing.role if existing else None, invite.role)
     await _bind(
         session,
@@ -95,8 +98,33 @@ async def _bind(
     await session.flush()
 
 
+async def _scoped_staff(session, inbound: Inbound, existing, invite) -> StaffJoined:
+    """A reviewer invite that names campaigns or forms: the role and what it covers, added to
+    what the person reviews already; their unit (if they fill a form too) stays."""
+    role = access.higher(existing.role if existing else None, invite.role)
+    held = access.scope_of(existing, inbound.channel, inbound.user)
+    offered = access.Scope.from_json(invite.scope)
+    scope = offered if existing is None or existing.role != "reviewer" else held | offered
+    person = await repo.set_role(
+        session,
+        channel=inbound.channel,
+        external_id=inbound.user,
+        role=role,
+        keep_unit=True,
+        name=inbound.name,
+    )
+    person.scope = scope.as_json()
+    await session.flush()
+    log.info("%s:%s is now %s of %s", inbound.channel, inbound.user, role, scope.names())
+    welcome = say(
+        "staff_welcome_scoped", role=say(f"role_{role}"), scope=access.scope_of(person, "", "")
+    )
+    return StaffJoined([Outbound(welcome)], role)
+
+
 async def _bind_staff(session, inbound: Inbound, unit: Unit, role: str) -> StaffJoined:
-    """A reviewer (or admin) invite: the role and the unit, no form to fill."""
+    """A reviewer (or admin) invite of a unit (before invites could name campaigns): the role
+    and the unit, no form to fill; they review every campaign."""
     existing = await repo.get_respondent(session, inbound.channel, inbound.user)
     role = access.higher(existing.role if existing else None, role)
     await repo.set_role(
@@ -108,6 +136,8 @@ async def _bind_staff(session, inbound: Inbound, unit: Unit, role: str) -> Staff
         keep_unit=False,
         name=inbound.name,
     )
+    person = await repo.get_respondent(session, inbound.channel, inbound.user)
+    person.scope = None  # every campaign, as unit-bound reviewers always had
     log.info("%s:%s is now %s of %s", inbound.channel, inbound.user, role, unit.name)
     return StaffJoined(
         [Outbound(say("staff_welcome", role=say(f"role_{role}"), unit=unit.name))], role

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.payloads import Payload
+from dialogs.payloads import Action, OpenPage, Payload
 from templates.messages import say
 
 
@@ -28,10 +28,11 @@ class Inbound:
 @dataclass(frozen=True, slots=True)
 class Option:
     """A choice offered with a message. ``typed`` is what to type on a channel without
-    buttons (the option number, or a keyword such as "giu")."""
+    buttons (the option number, or a keyword such as "giu"); an ``OpenPage`` option is a
+    link (a button on Telegram, the address itself in a text menu)."""
 
     label: str
-    payload: Payload
+    payload: Action
     typed: str
     button_only: bool = False  # left out of text menus (e.g. "Xong" of a multi-choice)
 
@@ -75,7 +76,9 @@ def text_menu(message: Outbound, nav_hint: str | None = None) -> str:
         for option in message.options:
             if option.button_only:
                 continue
-            if option.typed.isascii() and option.typed.isdigit():
+            if isinstance(option.payload, OpenPage):
+                lines.append(say("menu_link", label=option.label, url=option.payload.url))
+            elif option.typed.isascii() and option.typed.isdigit():
                 lines.append(f"{option.typed}. {option.label}")
             else:
                 lines.append(say("menu_keyword", typed=option.typed, label=option.label))

@@ -8,14 +8,14 @@ section number after the index, or "tiếp" after a page, reaches whichever work
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from dialogs.asking import ask_current
 from dialogs.kinds import format_value
 from dialogs.messages import Option, Outbound
-from dialogs.payloads import RunCommand
+from dialogs.payloads import OpenPage, RunCommand
 from dialogs.phases import EDITABLE_STATUSES
-from dialogs.spec import Item, Section
+from dialogs.spec import FormSpec, Item, Section
 from dialogs.state import FormState
 from dialogs.text import fold
 from dialogs.turn import Turn
@@ -80,8 +80,19 @@ def _index(turn: Turn) -> list[Outbound]:
         total=total,
         title=turn.spec.title,
     )
+    page = _whole_form(turn)
+    if page is not None:
+        options.append(Option(say("review_whole_form"), page, "", button_only=False))
     turn.pending = {"review": "index"}
     return [Outbound(text, tuple(options), _nav(turn), informational=True)]
+
+
+def _whole_form(turn: Turn) -> OpenPage | None:
+    """The signed link to the person's whole form (a web page), when the bot has a public
+    URL."""
+    if turn.links is None:
+        return None
+    return turn.links.page(turn.submission_id, turn.inbound.channel, turn.inbound.user)
 
 
 def _section(turn: Turn, section: Section, page: int) -> list[Outbound]:
@@ -190,3 +201,71 @@ def progress(turn: Turn, argument: str = "") -> list[Outbound]:
         # The same question again, still open: a channel leaves the pressed one as it is.
         replies += [replace(reply, informational=True) for reply in ask_current(turn, [])]
     return replies
+
+
+# The whole form on one web page (bot.web.review) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One item of the review page: what it shows and what to type to change it."""
+
+    code: str
+    label: str
+    value: str  # as the bot writes it; "—" when there is no answer
+    computed: bool
+    missing: bool  # required and not answered yet
+    skipped: bool
+    kept: tuple[str, ...]  # warnings the person kept ("Vẫn giữ"), as the reviewer sees them
+    conflicts: tuple[str, ...]  # rules the answer breaks that still need a fix
+    edit: str | None  # "/sua 3.2.a"; None for computed items
+
+
+@dataclass(frozen=True)
+class SectionView:
+    number: int
+    title: str
+    done: int
+    total: int
+    missing: int
+    warned: int
+    items: tuple[ItemView, ...]
+
+
+def whole_form(spec: FormSpec, state: FormState) -> list[SectionView]:
+    """Every section with the items that apply, for the read-only review page."""
+    sections = []
+    for section in spec.sections:
+        items = tuple(_item_view(state, i) for i in section.items if state.applies[i.code])
+        sections.append(
+            SectionView(section.number, section.title, items=items, **_counts(state, section))
+        )
+    return sections
+
+
+def _item_view(state: FormState, item: Item) -> ItemView:
+    stored = state.stored.get(item.code)
+    kept: list[str] = []
+    conflicts: list[str] = []
+    if not item.asked:
+        shown = format_value(item, state.value(item.code)) or say("review_empty")
+    elif stored is None:
+        shown = say("review_empty")
+    elif stored.skipped:
+        shown = say("review_skipped")
+    else:
+        shown = format_value(item, stored.value)
+        for broken in state.broken_rules(item.code):
+            keeps = broken.warning and broken.constraint.rule in stored.kept
+            (kept if keeps else conflicts).append(state.message(broken.constraint))
+    return ItemView(
+        code=item.code,
+        label=item.label,
+        value=shown,
+        computed=not item.asked,
+        missing=item.asked and item.required and stored is None,
+        skipped=stored is not None and stored.skipped,
+        kept=tuple(kept),
+        conflicts=tuple(conflicts),
+        edit=f"/sua {item.code}" if item.asked else None,
+    )

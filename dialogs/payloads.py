@@ -81,6 +81,21 @@ class Confirm:
 Payload = (
     PickOption | KeepPrevious | KeepAnswer | Toggle | Done | KeepSection | RunCommand | Confirm
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPage:
+    """Not a payload that comes back: a button that opens the web page ``url`` (signed by
+    the bot: ``bot.links.ReviewLinks``). ``app``: Telegram opens it as a Mini App inside the
+    chat (a ``web_app`` button; the page then checks Telegram's signed ``initData``); other
+    channels show the link itself."""
+
+    url: str
+    app: bool = False
+
+
+# What an ``Option`` of a message carries: a payload that comes back when pressed, or a page.
+Action = Payload | OpenPage
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -103,6 +118,8 @@ def encode(payload: Payload) -> str:
             text = f"cmd:{name}" + (f" {argument}" if argument else "")
         case Confirm(yes):
             text = "confirm:yes" if yes else "confirm:no"
+        case OpenPage():
+            raise TypeError("a page button opens its URL; it carries no callback data")
         case _:
             raise TypeError(f"not a payload: {payload!r}")
     if len(text.encode()) > MAX_BYTES:

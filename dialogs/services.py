@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dialogs.messages import Document
+from dialogs.payloads import OpenPage
 from dialogs.spec import FormSpec
 
 # Submission id → its documents (DOCX, PDF), rendered after the submission is committed.
@@ -34,8 +35,19 @@ class Ranking:
 Ranker = Callable[[FormSpec, int], Awaitable[Ranking]]
 
 
+class ReviewLinker(Protocol):
+    """Signs the link to a person's read-only page of their whole form
+    (``bot.links.ReviewLinks``)."""
+
+    def page(self, submission_id: int, channel: str, user: str) -> OpenPage: ...
+
+
 @dataclass
 class Services:
     forms: dict[str, FormSpec]
     render_documents: DocumentRenderer | None = None
     rank: Ranker | None = None
+    # FORMBOT_PUBLIC_URL: where the web pages are (links in the reviewers' notices); None: no
+    # links.
+    public_url: str | None = None
+    review_links: ReviewLinker | None = None

@@ -6,6 +6,8 @@ approve a form; admins also announce to a filtered audience.
 A unit is named by its number in /danhsach, its full name, or any unique part of it
 (``/tralai Hương Vinh: thiếu số liệu mục 3`` — a colon ends the name).
 Messages to the units go through the outbox; the reply here is only to the staff member.
+A reviewer invited to campaigns or forms (``dialogs.access.Scope``) sees and changes only
+those.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from dialogs import campaigns as camp
+from dialogs.access import EVERYTHING, Scope
 from dialogs.messages import Document, Inbound, Outbound
 from dialogs.phases import SUBMISSION
 from dialogs.services import Services
@@ -39,10 +42,16 @@ class UnitNotFound(Exception):
 # Finding campaigns and units -----------------------------------------------------------------
 
 
-async def _campaigns(session, services: Services, words: list[str]) -> tuple[list[Campaign], list]:
-    """The open campaigns named by ``#form-year`` words (all open ones when none is named);
-    returns them and the words that named none."""
-    known = {c.id: c for c in await repo.open_campaigns(session) if c.form_id in services.forms}
+async def _campaigns(
+    session, services: Services, words: list[str], scope: Scope = EVERYTHING
+) -> tuple[list[Campaign], list]:
+    """The open campaigns in ``scope`` named by ``#form-year`` words (all of them when none is
+    named); returns them and the words that named none."""
+    known = {
+        c.id: c
+        for c in await repo.open_campaigns(session)
+        if c.form_id in services.forms and scope.covers(c.form_id, c.year)
+    }
     chosen, rest = [], []
     for word in words:
         key = word.lstrip("#").lower()
@@ -70,17 +79,32 @@ async def find_unit(session, text: str, *, with_rest: bool) -> tuple[Unit, str]:
     raise UnitNotFound([Outbound(say("unit_ambiguous", name=match.name, units=shown, more=more))])
 
 
-async def current_submission(session, unit: Unit) -> Submission | None:
-    """The unit's form in its open campaign, else its latest form."""
+async def current_submission(session, unit: Unit, scope: Scope = EVERYTHING) -> Submission | None:
+    """The unit's form in its open campaign, else its latest form (in ``scope`` first)."""
+    found = []
     for campaign in await repo.open_campaigns(session, unit.form_id):
         submission = await repo.find_submission(session, unit.id, campaign.form_id, campaign.year)
         if submission is not None:
-            return submission
-    latest = None
-    for submission, owner in await repo.list_submissions(session):
-        if owner.id == unit.id and (latest is None or submission.year > latest.year):
-            latest = submission
-    return latest
+            found.append(submission)
+    if not found:  # the latest first
+        found = [s for s, owner in await repo.list_submissions(session) if owner.id == unit.id]
+        found.sort(key=lambda s: s.year, reverse=True)
+    mine = [s for s in found if scope.covers(s.form_id, s.year)]
+    return (mine or found or [None])[0]
+
+
+def _outside(submission: Submission, unit: Unit, scope: Scope) -> list[Outbound] | None:
+    """The refusal for a submission the reviewer does not review; None when they do."""
+    if scope.covers(submission.form_id, submission.year):
+        return None
+    text = say(
+        "out_of_scope",
+        unit=unit.name,
+        year=submission.year,
+        form=submission.form_id,
+        scope=scope.names(),
+    )
+    return [Outbound(text)]
 
 
 def _chunks(lines: list[str]) -> list[Outbound]:
@@ -100,9 +124,9 @@ def _chunks(lines: list[str]) -> list[Outbound]:
 
 
 async def list_units(
-    services: Services, session, inbound: Inbound, argument: str
+    services: Services, session, inbound: Inbound, argument: str, scope: Scope = EVERYTHING
 ) -> list[Outbound]:
-    campaigns, words = await _campaigns(session, services, argument.split())
+    campaigns, words = await _campaigns(session, services, argument.split(), scope)
     statuses, unknown = camp.parse_statuses(words)
     if unknown:
         return [Outbound(say("filter_unknown", words=unknown))]
@@ -142,11 +166,15 @@ async def list_units(
     return _chunks(lines)
 
 
-async def documents(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
+async def documents(
+    services: Services, session, inbound: Inbound, argument: str, scope: Scope = EVERYTHING
+) -> list[Outbound]:
     unit, _ = await find_unit(session, argument, with_rest=False)
-    submission = await current_submission(session, unit)
+    submission = await current_submission(session, unit, scope)
     if submission is None:
         return [Outbound(say("no_submission", unit=unit.name))]
+    if refusal := _outside(submission, unit, scope):
+        return refusal
     if services.render_documents is None:
         return [Outbound(say("documents_unavailable"))]
     try:
@@ -163,10 +191,12 @@ async def documents(services: Services, session, inbound: Inbound, argument: str
     return [Outbound(header)] + [Outbound(d.filename, document=d) for d in documents]
 
 
-async def ranking(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
+async def ranking(
+    services: Services, session, inbound: Inbound, argument: str, scope: Scope = EVERYTHING
+) -> list[Outbound]:
     """The ranking of the submitted units (scores from ``dialogs.scoring``) and the XLSX of
     ``formbot export`` for each open campaign."""
-    campaigns, words = await _campaigns(session, services, argument.split())
+    campaigns, words = await _campaigns(session, services, argument.split(), scope)
     if words:
         return [Outbound(say("filter_unknown", words=words))]
     if not campaigns:
@@ -212,13 +242,16 @@ async def _change_status(
     argument: str,
     *,
     trigger: str,
+    scope: Scope = EVERYTHING,
 ) -> list[Outbound]:
     unit, reason = await find_unit(session, argument, with_rest=trigger == "return_for_fixes")
     if trigger == "return_for_fixes" and not reason:
         return [Outbound(say("return_needs_reason", unit=unit.name))]
-    submission = await current_submission(session, unit)
+    submission = await current_submission(session, unit, scope)
     if submission is None:
         return [Outbound(say("no_submission", unit=unit.name))]
+    if refusal := _outside(submission, unit, scope):
+        return refusal
     if not SUBMISSION.allows(submission.status, trigger):
         status = camp.status_label(camp.unit_status(submission, 1))
         key = "return_not_allowed" if trigger == "return_for_fixes" else "approve_not_allowed"
@@ -250,16 +283,24 @@ async def _change_status(
 
 
 async def return_for_fixes(
-    services: Services, session, inbound: Inbound, argument: str
+    services: Services, session, inbound: Inbound, argument: str, scope: Scope = EVERYTHING
 ) -> list[Outbound]:
-    return await _change_status(services, session, inbound, argument, trigger="return_for_fixes")
+    return await _change_status(
+        services, session, inbound, argument, trigger="return_for_fixes", scope=scope
+    )
 
 
-async def approve(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
-    return await _change_status(services, session, inbound, argument, trigger="approve")
+async def approve(
+    services: Services, session, inbound: Inbound, argument: str, scope: Scope = EVERYTHING
+) -> list[Outbound]:
+    return await _change_status(
+        services, session, inbound, argument, trigger="approve", scope=scope
+    )
 
 
-async def announce(services: Services, session, inbound: Inbound, argument: str) -> list[Outbound]:
+async def announce(
+    services: Services, session, inbound: Inbound, argument: str, scope: Scope = EVERYTHING
+) -> list[Outbound]:
     words = argument.split()
     filters = []
     while words and words[0].startswith("#"):
@@ -272,7 +313,7 @@ async def announce(services: Services, session, inbound: Inbound, argument: str)
         return [Outbound(say("announce_usage"))]
     if len(text) > ANNOUNCEMENT_LIMIT:
         return [Outbound(say("announce_too_long", length=len(text), limit=ANNOUNCEMENT_LIMIT))]
-    campaigns, rest = await _campaigns(session, services, filters)
+    campaigns, rest = await _campaigns(session, services, filters, scope)
     statuses, unknown = camp.parse_statuses(rest)
     if unknown:
         return [Outbound(say("filter_unknown", words=unknown))]
@@ -332,10 +373,16 @@ async def queue_announcement(
 
 
 async def run(
-    handler, services: Services, session, inbound: Inbound, argument: str
+    handler,
+    services: Services,
+    session,
+    inbound: Inbound,
+    argument: str,
+    scope: Scope = EVERYTHING,
 ) -> list[Outbound]:
-    """One staff command (its role already checked by the turn runner)."""
+    """One staff command (its role already checked by the turn runner), within what the
+    person reviews."""
     try:
-        return await handler(services, session, inbound, argument)
+        return await handler(services, session, inbound, argument, scope=scope)
     except UnitNotFound as problem:
         return problem.reply

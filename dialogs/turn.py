@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from dialogs.messages import Inbound
+from dialogs.services import ReviewLinker
 from dialogs.spec import FormSpec, Item
 from dialogs.state import FormState
 from storage.turns import AnswerWrite, TurnRow, TurnWrites
@@ -34,6 +35,8 @@ class Turn:
     submitted_at: datetime | None = None
     late: bool = False  # typed, and older than a message already applied (set by the runner)
     last_order: int | None = None  # the sender's order to keep if this turn writes
+    # Signs the link to the whole form's page; None without a public URL.
+    links: ReviewLinker | None = None
 
     @property
     def item(self) -> Item | None:

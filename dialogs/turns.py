@@ -40,6 +40,7 @@ from functools import partial
 from typing import Any
 
 from dialogs import access, answering, commands, joining, known, overview, respondent, staff
+from dialogs import campaigns as camp
 from dialogs.asking import ask_current
 from dialogs.commands import Called
 from dialogs.messages import Inbound, Outbound
@@ -193,7 +194,39 @@ class Engine:
         if not turn.changed and (turn.phase, turn.cursor, turn.return_to) == before:
             return _Committed(replies)
         version = st.write(turn.writes())
+        if turn.status == "submitted":
+            self._tell_reviewers(st, turn, version)
         return _Committed(replies, row.submission_id, version, turn.state)
+
+    def _tell_reviewers(self, st: TurnStatements, turn: Turn, version: int) -> None:
+        """A submitted (or resubmitted) form: its campaign's reviewers get a notice, queued in
+        this transaction, so the submit and its notices are stored together or not at all."""
+        spec, year = turn.spec, turn.year
+        reviewers = [
+            r for r in st.reviewers() if access.Scope.from_json(r.scope).covers(spec.id, year)
+        ]
+        if not reviewers:
+            return
+        try:
+            score = camp.notice_score(
+                spec, turn.state, lambda codes: st.campaign_answers(spec.id, year, codes)
+            )
+        except Exception:  # a rubric problem must not refuse the submit: notify without it
+            log.exception("scoring submission %s for the reviewers failed", turn.submission_id)
+            score = None
+        st.enqueue(
+            camp.submitted_notices(
+                spec=spec,
+                unit=turn.unit,
+                year=year,
+                submission_id=turn.submission_id,
+                version=version,
+                again=turn.row.status == "returned",
+                score=score,
+                reviewers=reviewers,
+                public_url=self.services.public_url,
+            )
+        )
 
     def _load(self, st: TurnStatements, inbound: Inbound, row: TurnRow) -> Turn:
         spec = self.forms[row.form_id]
@@ -217,6 +250,7 @@ class Engine:
             pending=row.pending,
             late=_late(inbound, row, now),
             last_order=_order_after(inbound, row, now),
+            links=self.services.review_links,
         )
 
     def _previous_year(self, st: TurnStatements, spec: FormSpec, row: TurnRow) -> dict:
@@ -275,8 +309,9 @@ class Engine:
             role = access.role_of(person, inbound.channel, inbound.user)
             if not access.allowed(role, command.role):
                 return access.refuse(inbound, role, command.name, command.role)
+            scope = access.scope_of(person, inbound.channel, inbound.user)
             return await staff.run(
-                command.handler, self.services, session, inbound, called.argument
+                command.handler, self.services, session, inbound, called.argument, scope
             )
 
     async def _unbound(self, inbound: Inbound) -> list[Outbound]:

@@ -67,6 +67,9 @@ class Respondent(SQLModel, table=True):
     # The sender's order of the last message applied (Telegram's update_id, Zalo's time stamp),
     # written with ``last_seen_at``: a typed message older than it is not applied.
     last_order: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # What a reviewer reviews: {"campaigns": [ids], "forms": [ids]} (``dialogs.access.Scope``);
+    # None: every campaign (admins, and reviewers invited to a unit before scopes existed).
+    scope: Any = Field(default=None, sa_column=Column(JSON))
 
 
 class Answer(SQLModel, table=True):
@@ -114,17 +117,19 @@ class ProcessedMessage(SQLModel, table=True):
 
 
 class Invite(SQLModel, table=True):
-    """A code that binds whoever opens it to a unit (and role) for a form and year."""
+    """A code that binds whoever opens it to a unit (and role) for a form and year; a reviewer
+    invite may name the campaigns or forms to review (``scope``) instead of a unit."""
 
     __tablename__ = "invites"
     code: str = Field(primary_key=True)
-    unit_id: int = Field(foreign_key="units.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="units.id", index=True)
     form_id: str
     year: int
     role: str = "respondent"
     uses_left: int | None = None  # None: unlimited
     expires_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    scope: Any = Field(default=None, sa_column=Column(JSON))  # reviewers: see Respondent.scope
 
 
 class Campaign(SQLModel, table=True):

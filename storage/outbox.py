@@ -60,18 +60,23 @@ async def create_broadcast(session: AsyncSession, **fields) -> Broadcast:
     return broadcast
 
 
+def queued_row(row: dict, now: datetime) -> dict:
+    """A message to queue with the defaults of a new row (also what the hot path's
+    ``storage.turns.TurnStatements.enqueue`` writes)."""
+    return (
+        {"status": "queued", "attempts": 0, "priority": 10, "created_at": now}
+        | row
+        | {"updated_at": now}
+    )
+
+
 async def enqueue(session: AsyncSession, rows: list[dict], now: datetime | None = None) -> int:
     """Queue messages; a row whose ``key`` is already queued (or sent) is left out. Returns how
     many were queued."""
     now = now or utcnow()
     queued = 0
     for start in range(0, len(rows), CHUNK):
-        chunk = [
-            {"status": "queued", "attempts": 0, "priority": 10, "created_at": now}
-            | row
-            | {"updated_at": now}
-            for row in rows[start : start + CHUNK]
-        ]
+        chunk = [queued_row(row, now) for row in rows[start : start + CHUNK]]
         columns = sorted({k for row in chunk for k in row})
         chunk = [{c: row.get(c) for c in columns} for row in chunk]
         stmt = _insert_for(session)(OutboxMessage).values(chunk).on_conflict_do_nothing()

@@ -216,13 +216,15 @@ async def create_invite(
     session: AsyncSession,
     *,
     code: str,
-    unit_id: int,
+    unit_id: int | None,
     form_id: str,
     year: int,
     role: str = "respondent",
     uses_left: int | None = None,
     expires_at: datetime | None = None,
+    scope: dict | None = None,
 ) -> Invite:
+    """``unit_id`` None: a reviewer invite whose ``scope`` names campaigns or forms."""
     invite = Invite(
         code=code,
         unit_id=unit_id,
@@ -231,6 +233,7 @@ async def create_invite(
         role=role,
         uses_left=uses_left,
         expires_at=expires_at,
+        scope=scope,
     )
     session.add(invite)
     await session.flush()

@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 
 from storage.models import utcnow
+from storage.outbox import queued_row
 
 T = TypeVar("T")
 POSTGRES_THREADS = 8
@@ -83,6 +84,25 @@ class AnswerRow:
     skipped: bool
     raw: str | None
     warnings: Any = None  # kept warnings: [{"rule", "message"}]
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignAnswer:
+    """An answer of another submission of the same campaign (for the campaign's best values)."""
+
+    submission_id: int
+    code: str
+    value: Any
+    skipped: bool
+    raw: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewer:
+    respondent_id: int
+    channel: str
+    external_id: str
+    scope: Any  # JSON: see storage.models.Respondent.scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +182,34 @@ UPDATE respondents SET phase = ?, cursor = ?, return_to = ?, pending = {json}, l
     last_order = ?
 WHERE id = ?
 """
+_REVIEWERS = """
+SELECT id, channel, external_id, scope FROM respondents
+WHERE role = 'reviewer' AND blocked = ? ORDER BY id
+"""
+_CAMPAIGN_ANSWERS = """
+SELECT a.submission_id, a.code, a.value, a.skipped, a.raw
+FROM answers a JOIN submissions s ON s.id = a.submission_id
+WHERE s.form_id = ? AND s.year = ? AND s.status IN ('submitted', 'approved')
+    AND a.code IN ({codes})
+"""
+# The outbox's columns (storage.models.OutboxMessage), a message queued once by its key.
+_OUTBOX_COLUMNS = (
+    "key",
+    "channel",
+    "external_id",
+    "respondent_id",
+    "kind",
+    "text",
+    "priority",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+)
+_ENQUEUE = (
+    f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _OUTBOX_COLUMNS)}) ON CONFLICT DO NOTHING"
+)
 _UNBLOCK = "UPDATE respondents SET blocked = ? WHERE channel = ? AND external_id = ?"
 _VERSION = "SELECT version FROM submissions WHERE id = ?"
 _POSITION = "SELECT cursor FROM respondents WHERE channel = ? AND external_id = ?"
@@ -262,6 +310,36 @@ class TurnStatements:
         self._run(_NEW_SUBMISSION, (row.unit_id, row.form_id, year, now, now))
         (submission_id,) = self._run(_SUBMISSION_ID, (row.unit_id, row.form_id, year)).fetchone()
         self._run(_REBIND, (submission_id, row.respondent_id))
+
+    def reviewers(self) -> list[Reviewer]:
+        """Everyone with the reviewer role who has not blocked the bot (with their scope)."""
+        rows = self._run(_REVIEWERS, (False,)).fetchall()
+        out = self._dialect.json_out
+        return [Reviewer(rid, channel, user, out(scope)) for rid, channel, user, scope in rows]
+
+    def campaign_answers(self, form_id: str, year: int, codes: list[str]) -> list[CampaignAnswer]:
+        """The answers to ``codes`` of every submitted or approved submission of a campaign
+        (this transaction's own writes included)."""
+        if not codes:
+            return []
+        text = _CAMPAIGN_ANSWERS.replace("{codes}", ", ".join("?" for _ in codes))
+        rows = self._run(text, (form_id, year, *codes)).fetchall()
+        out = self._dialect.json_out
+        return [CampaignAnswer(sid, code, out(v), bool(d), raw) for sid, code, v, d, raw in rows]
+
+    def enqueue(self, rows: list[dict]) -> int:
+        """Queue outbox messages in this turn's transaction (as ``storage.outbox.enqueue``
+        does on a session); a row whose ``key`` was queued before is left out. Returns how
+        many were queued."""
+        now = utcnow()
+        queued = 0
+        for row in rows:
+            values = queued_row(row, now)
+            values["created_at"] = self._dialect.time_in(values["created_at"])
+            values["updated_at"] = self._dialect.time_in(values["updated_at"])
+            params = tuple(values.get(column) for column in _OUTBOX_COLUMNS)
+            queued += self._run(_ENQUEUE, params).rowcount
+        return queued
 
     def version(self, submission_id: int) -> int:
         return self._run(_VERSION, (submission_id,)).fetchone()[0]

@@ -152,6 +152,32 @@ def test_campaign_open_invite_and_status(cli_db, tmp_path, capsys, monkeypatch):
     ]
 
 
+def test_a_reviewer_invite_names_campaigns_or_a_form_instead_of_a_unit(cli_db, capsys):
+    open_args = ["campaign", "open", "--form", "xa-phuong", "--year", "2020"]
+    assert main([*open_args, "--deadline", "2020-12-15"]) == 0
+    capsys.readouterr()
+    assert main(["invite", "--role", "reviewer", "--campaign", "xa-phuong-2020"]) == 0
+    out = capsys.readouterr().out
+    assert "reviews:  xa-phuong-2020, role reviewer" in out
+    assert "quyền người duyệt phiếu xa-phuong-2020" in out
+    code = out.split("code:")[1].split()[0]
+    invite = query(cli_db, lambda s: repo.get_invite(s, code))
+    assert (invite.unit_id, invite.scope, invite.uses_left) == (
+        None,
+        {"campaigns": ["xa-phuong-2020"], "forms": []},
+        1,
+    )
+    assert main(["invite", "--role", "reviewer", "--form", "so-ban-nganh", "--uses", "3"]) == 0
+    assert "reviews:  so-ban-nganh" in capsys.readouterr().out
+    # Refused, saying what to type instead.
+    assert main(["invite", "--role", "reviewer", "--campaign", "xa-phuong-2019"]) == 2
+    assert "no campaign 'xa-phuong-2019'; open ones: xa-phuong-2020" in capsys.readouterr().err
+    assert main(["invite", "--campaign", "xa-phuong-2020"]) == 2
+    assert "name the unit to invite" in capsys.readouterr().err
+    assert main(["invite", "--role", "reviewer"]) == 2
+    assert "names a unit, --campaign ID or --form ID" in capsys.readouterr().err
+
+
 def test_admin_add_and_list(cli_db, capsys, monkeypatch):
     monkeypatch.setenv("FORMBOT_ADMINS", "telegram:7")
     assert main(["admin", "add", "telegram:42"]) == 0
@@ -186,7 +212,7 @@ async def test_return_fix_and_resubmit(engine, database):
     assert "Đã trả lại phiếu của UBND xã Hương Vinh năm 2020" in reply and "1 người" in reply
     returned = await submission(database, vinh)
     assert (returned.status, returned.returned_reason) == ("returned", "thiếu số liệu mục 3")
-    [notice] = await outbox(database)
+    [notice] = [m for m in await outbox(database) if m.kind == "returned"]
     assert (notice.external_id, notice.kind, notice.status) == ("11", "returned", "queued")
     assert "trả lại để sửa: thiếu số liệu mục 3" in notice.text
 
@@ -202,7 +228,10 @@ async def test_return_fix_and_resubmit(engine, database):
     reply = await reviewer.say(f"/duyet {vinh.id}")
     assert "Đã duyệt phiếu của UBND xã Hương Vinh" in reply
     assert (await submission(database, vinh)).status == "approved"
-    assert [m.kind for m in await outbox(database)] == ["returned", "approved"]
+    # The reviewer was told of each submit (dialogs.campaigns.submitted_notices).
+    kinds = [(m.kind, m.external_id) for m in await outbox(database)]
+    told = [("submitted", "90"), ("returned", "11"), ("submitted", "90"), ("approved", "11")]
+    assert kinds == told
     assert "đã được duyệt" in await alice.say("/sua 3.1")
     assert "chỉ duyệt được phiếu đã nộp" in await reviewer.say("/duyet Hương Vinh")
 
@@ -276,12 +305,16 @@ async def test_announcement_to_a_filtered_audience(engine, database, monkeypatch
     admin = Chat(engine, user="1", channel="telegram")
     reply = await admin.say("/thongbao #mini-2020 #chuanop Hạn nộp là thứ Sáu 11/12")
     assert "Đã xếp hàng gửi thông báo tới 1 người" in reply and "chưa bắt đầu" in reply
-    [message] = await outbox(database)
+    [message] = await announcements(database)
     assert (message.external_id, message.kind) == ("12", "announcement")
     assert message.text.endswith("Hạn nộp là thứ Sáu 11/12")
     assert "Gõ /thongbao kèm nội dung" in await admin.say("/thongbao #chuanop")
     assert "Không có người nhận" in await admin.say("/thongbao #daduyet Cảm ơn")
-    assert len(await outbox(database)) == 1
+    assert len(await announcements(database)) == 1
+
+
+async def announcements(database):
+    return [m for m in await outbox(database) if m.kind == "announcement"]
 
 
 def test_remind_broadcast_and_outbox_from_the_cli(cli_db, tmp_path, capsys):

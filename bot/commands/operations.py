@@ -64,14 +64,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_campaign_status)
 
-    p = sub.add_parser("invite", help="an invite code and link for a unit")
-    p.add_argument("unit", metavar="UNIT", help="unit name (or a unique part of it) or number")
+    p = sub.add_parser(
+        "invite", help="an invite code and link for a unit, or for reviewers of campaigns"
+    )
+    p.add_argument(
+        "unit",
+        metavar="UNIT",
+        nargs="?",
+        help="unit name (or a unique part of it) or number; a reviewer needs none",
+    )
     p.add_argument("--role", choices=("respondent", "reviewer"), default="respondent")
+    p.add_argument(
+        "--campaign",
+        action="append",
+        metavar="ID",
+        help="reviewer without a unit: the campaign to review (repeatable), e.g. xa-phuong-2020",
+    )
     p.add_argument(
         "--uses", type=int, help="how many people may use it (default: no limit; 1 for a reviewer)"
     )
     p.add_argument("--days", type=int, help="valid for D days (default 30; 7 for a reviewer)")
-    p.add_argument("--form", metavar="ID", help="default: the unit's type")
+    p.add_argument(
+        "--form",
+        metavar="ID",
+        help="default: the unit's type; a reviewer without a unit reviews every year of it",
+    )
     p.add_argument("--year", type=int, help="default: the open campaign's year")
     p.set_defaults(handler=cmd_invite)
 
@@ -406,6 +423,12 @@ def cmd_invite(args: argparse.Namespace) -> int:
         return _fail("--uses must be at least 1")
     if days < 1:
         return _fail("--days must be at least 1")
+    if args.unit is None or args.campaign:
+        if not reviewer:
+            return _fail("name the unit to invite (a reviewer may name --campaign or --form)")
+        if args.unit is not None:
+            return _fail("a reviewer invite names either a unit or --campaign, not both")
+        return _invite_reviewer(args, uses, days)
 
     async def run(database: Database):
         async with database.session() as session, session.begin():
@@ -482,6 +505,74 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invite_reviewer(args: argparse.Namespace, uses: int | None, days: int) -> int:
+    """A reviewer invite that names campaigns (``--campaign``, repeatable) or a form
+    (``--form``: every year of it) instead of a unit."""
+    from dialogs import campaigns as camp
+    from dialogs.access import Scope, new_code
+    from storage import repo
+    from storage.models import utcnow
+    from templates.messages import say
+
+    forms = all_forms()
+    if not args.campaign and not args.form:
+        return _fail("a reviewer invite names a unit, --campaign ID or --form ID")
+    if args.form and (problem := unknown_form(args.form, forms)):
+        return _fail(problem)
+
+    async def run(database: Database):
+        async with database.session() as session, session.begin():
+            campaigns = []
+            for campaign_id in args.campaign or ():
+                campaign = await repo.get_campaign(session, campaign_id)
+                if campaign is None:
+                    known = ", ".join(c.id for c in await repo.open_campaigns(session))
+                    return None, f"no campaign {campaign_id!r}; open ones: {known or 'none'}"
+                campaigns.append(campaign)
+            scope = Scope.of([c.id for c in campaigns], [args.form] if args.form else [])
+            form_id = args.form or campaigns[0].form_id
+            year = campaigns[0].year if campaigns else (args.year or camp.local_today().year)
+            for _attempt in range(10):
+                code = new_code()
+                if await repo.get_invite(session, code) is None:
+                    break
+            invite = await repo.create_invite(
+                session,
+                code=code,
+                unit_id=None,
+                form_id=form_id,
+                year=year,
+                role="reviewer",
+                uses_left=uses,
+                expires_at=utcnow() + dt.timedelta(days=days),
+                scope=scope.as_json(),
+            )
+            return (invite, scope), None
+
+    result, problem = with_database(run)
+    if problem:
+        return _fail(problem)
+    invite, scope = result
+    link = f"https://t.me/{bot_username()}?start={invite.code}"
+    limit = f"{uses} use{'s' if uses != 1 else ''}" if uses else "no use limit"
+    print(f"code:     {invite.code}")
+    print(f"reviews:  {', '.join(scope.names())}, role reviewer")
+    print(f"valid:    until {_local(invite.expires_at)} (Asia/Ho_Chi_Minh), {limit}")
+    print(f"telegram: {link}")
+    print("zalo:")
+    print(
+        say(
+            "invite_reviewer_text",
+            scope=scope.names(),
+            link=link,
+            code=invite.code,
+            expires=camp.local_now(invite.expires_at).strftime("%d/%m/%Y"),
+            uses=uses,
+        )
+    )
+    return 0
+
+
 def _user(args: argparse.Namespace) -> tuple[str, str]:
     channel, sep, user = args.user.partition(":")
     return (channel, user) if sep else (args.channel, args.user)
@@ -512,9 +603,8 @@ def cmd_admin_remove(args: argparse.Namespace) -> int:
             respondent = await repo.get_respondent(session, channel, user)
             if respondent is None or respondent.role != "admin":
                 return False
-            respondent.role = (
-                "reviewer" if respondent.unit_id and not respondent.submission_id else "respondent"
-            )
+            was_reviewer = respondent.scope or (respondent.unit_id and not respondent.submission_id)
+            respondent.role = "reviewer" if was_reviewer else "respondent"
             return True
 
     if not with_database(run):

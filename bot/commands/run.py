@@ -135,9 +135,12 @@ def _check_admins() -> None:
 def _run(prog: str, **channels) -> int:
     import asyncio
 
-    from bot.app import App, build_engine, serve
+    from bot.app import App, ConfigError, build_engine, serve
     from storage.db import Database
 
     database = Database()
-    engine = build_engine(database)
+    try:
+        engine = build_engine(database)
+    except ConfigError as exc:
+        return _fail(prog, str(exc))
     return asyncio.run(serve(App(engine, **channels), prog=prog))
