@@ -1,16 +1,39 @@
-"""The console channel: a conversation in a terminal, or scripted one message per line."""
+"""The console channel: a conversation in a terminal, or scripted one message per line.
+
+A line that is the path of an existing file (``/home/lan/hoa-don.pdf``, ``~/anh.jpg``,
+``./scan.pdf``, quoted or not) sends that file as evidence."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from functools import partial
+from pathlib import Path
 from typing import TextIO
 
 from dialogs import Engine
-from dialogs.messages import Inbound, Outbound, text_menu
+from dialogs.messages import Attachment, Inbound, Outbound, text_menu
 from templates.messages import say
 
 CHANNEL = "console"
+
+
+def file_attachment(line: str) -> Attachment | None:
+    """The file a line names, as evidence; None when the line is not an existing file's path
+    (a command such as ``/xem`` is not a file)."""
+    text = line.strip().strip("\"'")
+    if not text.startswith(("/", "~", "./", "../")) and not (len(text) > 2 and text[1] == ":"):
+        return None
+    path = Path(text).expanduser()
+    try:
+        if not path.is_file():
+            return None
+        size = path.stat().st_size
+    except OSError:
+        return None
+    return Attachment(
+        filename=path.name, size=size, fetch=partial(asyncio.to_thread, path.read_bytes)
+    )
 
 
 def render(message: Outbound) -> str:
@@ -54,4 +77,6 @@ async def run_console(
         line = line.rstrip("\n")
         if not line.strip():
             continue
-        show(await engine.handle(Inbound(CHANNEL, user, text=line)))
+        attachment = file_attachment(line)
+        text = None if attachment is not None else line
+        show(await engine.handle(Inbound(CHANNEL, user, text=text, attachment=attachment)))

@@ -23,11 +23,12 @@ class Attachment:
     fetch: Callable[[], Awaitable[bytes]] | None = field(default=None, repr=False, compare=False)
     file: EvidenceFile | None = field(default=None, repr=False)
     refusal: str | None = None
+    unread: bool = False  # not downloaded: the person was sending no evidence
 
     @property
     def ready(self) -> bool:
-        """Checked: the turn may use it."""
-        return self.file is not None or self.refusal is not None
+        """Checked (or left unread): the turn may use it."""
+        return self.file is not None or self.refusal is not None or self.unread
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,11 +116,18 @@ class Engine:
             # No NUL or control character reaches the database or a reply (PostgreSQL refuses
             # 0x00 in text), and no text longer than any channel sends.
             inbound = replace(inbound, text=clean_input(inbound.text))
+        called = commands.called(inbound)
         if inbound.attachment is not None and not inbound.attachment.ready:
             # Downloaded and checked before the turn's transaction: a slow download or a
-            # large photo to decode never holds the person's lock or the database.
-            inbound = replace(inbound, attachment=await prepare_attachment(inbound.attachment))
-        called = commands.called(inbound)
+            # large photo to decode never holds the person's lock or the database. Only when
+            # the person is sending evidence (or names the item in the caption): a stranger's
+            # files are never fetched.
+            attachment = inbound.attachment
+            if await self._wants_files(inbound, called):
+                attachment = await prepare_attachment(attachment)
+            else:
+                attachment = replace(attachment, unread=True)
+            inbound = replace(inbound, attachment=attachment)
         if called is not None and called.command is commands.START and called.argument:
             return await self._join(inbound, called.argument)
         if called is not None and called.command.staff:
@@ -133,6 +140,12 @@ class Engine:
         # Documents are rendered after the commit: they must see the submission as submitted,
         # and a slow PDF must not hold the database.
         return [*outcome.replies, *await self._documents(outcome.replies)]
+
+    async def _wants_files(self, inbound: Inbound, called: Called | None) -> bool:
+        if called is not None and called.command.name == "bangchung" and called.argument:
+            return True
+        pending = await self.db.turns.run(lambda st: st.pending(inbound.channel, inbound.user))
+        return isinstance(pending, dict) and collecting.PENDING in pending
 
     async def bind(
         self,

@@ -209,6 +209,7 @@ WHERE id = ?
 _UNBLOCK = "UPDATE respondents SET blocked = ? WHERE channel = ? AND external_id = ?"
 _VERSION = "SELECT version FROM submissions WHERE id = ?"
 _POSITION = "SELECT cursor FROM respondents WHERE channel = ? AND external_id = ?"
+_PENDING = "SELECT pending FROM respondents WHERE channel = ? AND external_id = ?"
 # The next year: the earliest open campaign of the form after the person's submission's.
 _NEWER_CAMPAIGN = """
 SELECT year FROM campaigns WHERE form_id = ? AND status = 'open' AND year > ?
@@ -323,6 +324,11 @@ class TurnStatements:
     def position(self, channel: str, user: str) -> str | None:
         row = self._run(_POSITION, (channel, user)).fetchone()
         return row[0] if row else None
+
+    def pending(self, channel: str, user: str) -> Any:
+        """The person's input in progress (JSON), or None."""
+        row = self._run(_PENDING, (channel, user)).fetchone()
+        return self._dialect.json_out(row[0]) if row else None
 
     def write(self, writes: TurnWrites) -> int:
         """Store the turn's changes; returns the submission's new version. Raises
