@@ -14,6 +14,7 @@ message that says what to send instead.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 import warnings
@@ -101,9 +102,9 @@ def check_file(data: bytes, filename: str | None = None) -> EvidenceFile:
         raise EvidenceRefusal("evidence_too_large", size=megabytes(len(data)))
     if data.startswith(EXECUTABLE_STARTS):
         raise EvidenceRefusal("evidence_executable")
-    mime = _content_type(data)
+    mime, found = _content_type(data)
     if mime not in ACCEPTED:
-        raise EvidenceRefusal("evidence_wrong_type", found=_described(mime))
+        raise EvidenceRefusal("evidence_wrong_type", found=found or say("evidence_unknown_type"))
     extension, what = ACCEPTED[mime]
     if what == "photo":
         _check_photo(data)
@@ -115,18 +116,17 @@ def check_file(data: bytes, filename: str | None = None) -> EvidenceFile:
     return EvidenceFile(data, digest, mime, safe_filename(filename, extension, digest), what)
 
 
-def _content_type(data: bytes) -> str | None:
-    if data.startswith(OLE_MAGIC):
+def _content_type(data: bytes) -> tuple[str | None, str | None]:
+    """(MIME type, the type's usual extension in capitals, as people name it: "ZIP", "MP4")
+    read from the content; (None, None) when nothing known matches."""
+    kind = filetype.guess(data)
+    if kind is None and data.startswith(OLE_MAGIC):
         # filetype tells a DOC from an XLS by their directory streams; without one it is
         # some other OLE file (an MSI installer, a macro container): not evidence.
-        kind = filetype.guess(data)
-        return kind.mime if kind is not None else "application/x-ole-storage"
-    kind = filetype.guess(data)
-    return kind.mime if kind is not None else None
-
-
-def _described(mime: str | None) -> str:
-    return mime or say("evidence_unknown_type")
+        return "application/x-ole-storage", "OLE"
+    if kind is None:
+        return None, None
+    return kind.mime, kind.extension.upper()
 
 
 def _check_photo(data: bytes) -> None:
@@ -225,6 +225,6 @@ def wants_evidence(item: Any, value: Any) -> bool:
 
 def megabytes(size: int) -> str:
     """A size as people read it: "1,5 MB", "320 KB"."""
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f}".replace(".", ",") + " MB"
-    return f"{max(size // 1024, 1)} KB"
+    if size >= 1024 * 1024:  # rounded up: a file just over the limit never reads "20,0 MB"
+        return f"{math.ceil(size * 10 / (1024 * 1024)) / 10:.1f}".replace(".", ",") + " MB"
+    return f"{max(math.ceil(size / 1024), 1)} KB"

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from dialogs.campaigns import campaign_best
-from dialogs.evidence import megabytes
+from dialogs.evidence import megabytes, wants_evidence
 from dialogs.kinds import format_value, parse_answer
 from dialogs.parsing import Refusal
 from dialogs.scoring import ScorePair, rubric_for, score_both
@@ -57,11 +57,12 @@ class ItemEvidence:
     appraised: str | None = None  # the appraised value as people read it
     note: str | None = None
     reviewer: str | None = None
+    wanted: bool = False  # the answer is something to prove (not "Không", 0 or unanswered)
 
     @property
     def missing(self) -> bool:
-        """Required evidence that was not sent."""
-        return self.evidence == "required" and not self.entries
+        """Required evidence that the answer calls for and that was not sent."""
+        return self.evidence == "required" and self.wanted and not self.entries
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ async def item_evidence(
                 appraised=_shown(spec, item.code, appraisal),
                 note=appraisal.note if appraisal else None,
                 reviewer=appraisal.reviewer if appraisal else None,
+                wanted=wants_evidence(item, state.value(item.code)),
             )
         )
     return items
