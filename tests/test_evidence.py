@@ -3,7 +3,9 @@ for it, and what is stored (once, in the database), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import evidence_files as files
 import pytest
+from chatting import Chat, next_id
 from sqlalchemy import func, select
 
 from dialogs import Engine, collecting
@@ -13,8 +15,6 @@ from dialogs.spec import SpecError, all_forms, parse_spec
 from storage import evidence as store
 from storage.models import Blob, Evidence
 from templates.messages import say
-import evidence_files as files
-from chatting import Chat, next_id
 
 # Spec ------------------------------------------------------------------------------------------
 
