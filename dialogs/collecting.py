@@ -127,18 +127,25 @@ def _take_file(turn: Turn, item: Item) -> list[Outbound]:
     if file.digest not in digests and used + file.size > MAX_SUBMISSION:
         reason = say("evidence_submission_full", used=megabytes(used), size=megabytes(file.size))
         return [_again(item, reason)]
+    filename = file.filename
+    if turn.inbound.attachment.filename is None:  # a photo has no name: "anh-5.8.1-2.jpg"
+        extension = filename.rsplit(".", 1)[-1]
+        filename = say(
+            "evidence_photo_name", code=item.code, number=len(_sent(turn, item.code)) + 1
+        )
+        filename = f"{filename}.{extension}"
     turn.new_evidence.append(
         EvidenceWrite(
             code=item.code,
             kind="file",
-            filename=file.filename,
+            filename=filename,
             size=file.size,
             digest=file.digest,
             mime_type=file.mime_type,
             data=file.data if file.digest not in digests else None,
         )
     )
-    return [_received(turn, item, file.filename, megabytes(file.size))]
+    return [_received(turn, item, filename, megabytes(file.size))]
 
 
 def _take_link(turn: Turn, item: Item, url: str) -> list[Outbound]:
