@@ -107,7 +107,7 @@ def check_file(data: bytes, filename: str | None = None) -> EvidenceFile:
         raise EvidenceRefusal("evidence_wrong_type", found=found or say("evidence_unknown_type"))
     extension, what = ACCEPTED[mime]
     if what == "photo":
-        _check_photo(data)
+        _check_photo(data, mime)
     elif what == "pdf":
         _check_pdf(data)
     elif what in ("docx", "xlsx"):
@@ -129,10 +129,15 @@ def _content_type(data: bytes) -> tuple[str | None, str | None]:
     return kind.mime, kind.extension.upper()
 
 
-def _check_photo(data: bytes) -> None:
-    """The whole image decodes (a truncated or forged photo does not)."""
+def _check_photo(data: bytes, mime: str) -> None:
+    """The whole image is there and decodes (a truncated or forged photo does not). Pillow
+    decodes a truncated image without complaint once ``ImageFile.LOAD_TRUNCATED_IMAGES`` is
+    set, which WeasyPrint sets for the whole process, so the end of the file is checked
+    first: JPEG's end-of-image marker, PNG's IEND chunk, the RIFF size of a WEBP."""
     from PIL import Image
 
+    if not _complete(data, mime):
+        raise EvidenceRefusal("evidence_bad_image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -144,6 +149,16 @@ def _check_photo(data: bytes) -> None:
         raise
     except Exception:  # Pillow raises many kinds of errors on broken data
         raise EvidenceRefusal("evidence_bad_image") from None
+
+
+def _complete(data: bytes, mime: str) -> bool:
+    if mime == "image/jpeg":
+        return data.rfind(b"\xff\xd9") > 2
+    if mime == "image/png":
+        return data.rfind(b"IEND") > 8
+    if mime == "image/webp":
+        return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 <= len(data)
+    return True
 
 
 def _check_pdf(data: bytes) -> None:

@@ -277,3 +277,13 @@ async def test_evidence_bytes_are_read_back_for_the_reviewer(sender, database):
 async def _submission_id(database) -> int:
     async with database.session() as session:
         return (await session.execute(select(Evidence.submission_id))).scalars().first()
+
+
+def test_a_truncated_photo_is_refused_even_where_weasyprint_lets_pillow_read_it():
+    import weasyprint.images  # noqa: F401  sets ImageFile.LOAD_TRUNCATED_IMAGES for the process
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES
+    with pytest.raises(EvidenceRefusal) as refusal:
+        check_file(files.broken_jpeg())
+    assert refusal.value.key == "evidence_bad_image"
