@@ -18,22 +18,28 @@ from templates.messages import say
 CHANNEL = "console"
 
 
-def file_attachment(line: str) -> Attachment | None:
-    """The file a line names, as evidence; None when the line is not an existing file's path
-    (a command such as ``/xem`` is not a file)."""
+def looks_like_path(line: str) -> bool:
+    """``/home/lan/a.pdf``, ``~/a.jpg``, ``./a.pdf``, ``C:\\a.pdf``; not a command (``/xem``,
+    ``/sua 3.2.b``: no second slash)."""
     text = line.strip().strip("\"'")
-    if not text.startswith(("/", "~", "./", "../")) and not (len(text) > 2 and text[1] == ":"):
-        return None
-    path = Path(text).expanduser()
+    if text.startswith(("~", "./", "../")):
+        return True
+    if text.startswith("/"):
+        return "/" in text[1:]
+    return len(text) > 2 and text[1] == ":" and text[2] in "\\/"
+
+
+def file_attachment(line: str) -> Attachment | None:
+    """The file a path names, as evidence; None when there is no such file."""
+    path = Path(line.strip().strip("\"'")).expanduser()
     try:
         if not path.is_file():
             return None
         size = path.stat().st_size
     except OSError:
         return None
-    return Attachment(
-        filename=path.name, size=size, fetch=partial(asyncio.to_thread, path.read_bytes)
-    )
+    fetch = partial(asyncio.to_thread, path.read_bytes)
+    return Attachment(filename=path.name, size=size, fetch=fetch)
 
 
 def render(message: Outbound) -> str:
@@ -77,6 +83,12 @@ async def run_console(
         line = line.rstrip("\n")
         if not line.strip():
             continue
-        attachment = file_attachment(line)
+        attachment = None
+        if looks_like_path(line):
+            attachment = file_attachment(line)
+            if attachment is None:
+                print(say("console_no_file", path=line.strip()), file=stdout)
+                print(file=stdout)
+                continue
         text = None if attachment is not None else line
         show(await engine.handle(Inbound(CHANNEL, user, text=text, attachment=attachment)))

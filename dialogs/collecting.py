@@ -203,6 +203,27 @@ def command(turn: Turn, argument: str = "") -> list[Outbound]:
     return [_request(turn, item, [])]
 
 
+def missing_required(turn: Turn) -> list[Item]:
+    """The items whose answers call for required evidence that was not sent."""
+    sent = {row.code for row in turn.evidence} | {w.code for w in turn.new_evidence}
+    applies = turn.state.applies
+    return [
+        item
+        for item in turn.spec.items
+        if item.evidence == "required"
+        and applies.get(item.code, True)
+        and item.code not in sent
+        and wants_evidence(item, turn.state.value(item.code))
+    ]
+
+
+def ask_before_submit(turn: Turn, missing: list[Item]) -> list[Outbound]:
+    """``/nop`` while required evidence is missing: it is asked for, the first item first."""
+    codes = [item.code for item in missing]
+    turn.pending = {PENDING: codes[0]}
+    return [_request(turn, missing[0], [say("evidence_missing_before_submit", codes=codes)])]
+
+
 def listing(turn: Turn) -> str:
     """What was sent per item, and the items that still lack their required evidence."""
     codes = evidence_codes(turn)

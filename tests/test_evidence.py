@@ -287,3 +287,43 @@ def test_a_truncated_photo_is_refused_even_where_weasyprint_lets_pillow_read_it(
     with pytest.raises(EvidenceRefusal) as refusal:
         check_file(files.broken_jpeg())
     assert refusal.value.key == "evidence_bad_image"
+
+
+async def test_submitting_asks_for_the_required_evidence_still_missing(sender, database):
+    from chatting import MINI_ANSWERS
+
+    for code, typed in MINI_ANSWERS[1:]:
+        assert sender.asks == code, sender.text
+        reply = await sender.say(typed)
+        if "📎 Tài liệu kiểm chứng" in reply:
+            await sender.say("/tieptuc")  # sent later
+    reply = await sender.say("/nop")
+    assert "còn thiếu tài liệu kiểm chứng bắt buộc cho 3.6" in reply and files.HINT in reply
+    await sender.send(files.pdf(), "quyet-dinh.pdf")
+    await sender.say("xong")
+    assert "Xác nhận nộp phiếu" in await sender.say("/nop")
+
+
+async def test_the_console_sends_a_file_named_by_its_path(database, tmp_path):
+    import io
+
+    from bot.console import run_console
+
+    scan = tmp_path / "hoa don.pdf"
+    scan.write_bytes(files.pdf())
+    lines = ["Sở A", "10", str(scan), str(tmp_path / "khong-co.pdf"), "xong", "/bangchung"]
+    stdout = io.StringIO()
+    engine = Engine(database, {"mini": files.evidence_spec()})
+    await run_console(
+        engine,
+        unit="Sở A",
+        form_id="mini",
+        year=2020,
+        user="op",
+        stdin=io.StringIO("\n".join(lines) + "\n"),
+        stdout=stdout,
+    )
+    out = stdout.getvalue()
+    assert "Đã nhận hoa don.pdf" in out
+    assert f"Không tìm thấy tệp {tmp_path / 'khong-co.pdf'}" in out
+    assert "1.2: 1 tài liệu — hoa don.pdf" in out
