@@ -71,7 +71,7 @@ def _request(turn: Turn, item: Item, before: list[str]) -> Outbound:
         required=required,
         count=len(sent),
     )
-    return Outbound("\n\n".join([*before, text]), *_buttons(item))
+    return Outbound("\n\n".join([*before, text]), *_buttons(item), evidence_for=item.code)
 
 
 def _buttons(item: Item) -> tuple[tuple[Option, ...], tuple[Option, ...]]:
@@ -114,7 +114,7 @@ def collect(turn: Turn, skip: bool = False) -> list[Outbound]:
 
 
 def _again(item: Item, reason: str) -> Outbound:
-    return Outbound(reason, *_buttons(item))
+    return Outbound(reason, *_buttons(item), evidence_for=item.code)
 
 
 def _take_file(turn: Turn, item: Item) -> list[Outbound]:
@@ -158,7 +158,7 @@ def _take_link(turn: Turn, item: Item, url: str) -> list[Outbound]:
 def _received(turn: Turn, item: Item, name: str, size: str | None) -> Outbound:
     count = len(_sent(turn, item.code))
     text = say("evidence_received", name=name, size=size, code=item.code, count=count)
-    return Outbound(text, *_buttons(item))
+    return Outbound(text, *_buttons(item), evidence_for=item.code)
 
 
 def _finish(turn: Turn, item: Item, skip: bool) -> list[Outbound]:

@@ -79,7 +79,8 @@ class Outbound:
     ``informational`` that the message only shows something (progress), so the question it
     answers stays open; ``edit_pressed`` that a channel with buttons should show this
     message's options on the pressed message instead of sending a new one (a multi-choice
-    toggle); channels without buttons never get one."""
+    toggle); channels without buttons never get one. ``evidence_for``: the message asks for
+    evidence (photos, files, links) for that item."""
 
     text: str
     options: tuple[Option, ...] = ()
@@ -90,6 +91,7 @@ class Outbound:
     submitted: int | None = None
     informational: bool = False
     edit_pressed: bool = False
+    evidence_for: str | None = None  # the item whose evidence this message asks for
 
 
 def text_menu(message: Outbound, nav_hint: str | None = None) -> str:

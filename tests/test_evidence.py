@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import evidence_files as files
 import pytest
-from chatting import Chat, next_id
+from chatting import Chat
 from sqlalchemy import func, select
 
 from dialogs import Engine, collecting
 from dialogs.evidence import MAX_FILE, EvidenceRefusal, check_file, check_link, wants_evidence
-from dialogs.messages import Attachment, Inbound
 from dialogs.spec import SpecError, all_forms, parse_spec
 from storage import evidence as store
 from storage.models import Blob, Evidence
@@ -119,20 +118,7 @@ def test_evidence_is_asked_only_for_answers_to_prove():
 # The conversation ------------------------------------------------------------------------------
 
 
-class Sender(Chat):
-    """A person on the console who can also send files; counts the downloads."""
-
-    fetched = 0
-
-    async def send(self, data: bytes, filename: str | None = "tep", size: int | None = None):
-        async def fetch() -> bytes:
-            self.fetched += 1
-            return data
-
-        attachment = Attachment(filename=filename, size=size, fetch=fetch)
-        inbound = Inbound(self.channel, self.user, message_id=next_id(), attachment=attachment)
-        self.last = await self.engine.handle(inbound)
-        return self.text
+Sender = Chat  # a person on the console who can also send files (``Chat.send``)
 
 
 @pytest.fixture
