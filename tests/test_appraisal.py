@@ -4,6 +4,7 @@ the documents' annex and the campaign ZIP."""
 
 from __future__ import annotations
 
+import asyncio
 import zipfile
 from io import BytesIO
 
@@ -14,11 +15,14 @@ from docx import Document as Docx
 from openpyxl import load_workbook
 from sqlalchemy import select
 from test_export import HEADER, campaign
+from test_operations import cli_db  # noqa: F401  the formbot commands' database
 
+from bot.cli import main
 from dialogs import reviewing
 from dialogs.scoring import rubric_for, score_both
 from dialogs.spec import all_forms
 from dialogs.state import FormState
+from storage.db import Database
 from storage.models import Blob, Evidence, Submission, Unit
 from templates.bundle import export_bundle
 from templates.export import export_campaign
@@ -183,3 +187,32 @@ async def test_the_documents_end_with_the_evidence_annex_and_the_zip_holds_the_f
         links = archive.read("so-tu-phap/bang-chung/lien-ket.txt").decode()
     assert links == "8.1\thttps://stp.gov.vn/kh\n"
     assert not [n for n in names if n.startswith("so-xay-dung/bang-chung/")]
+
+
+def test_operators_appraise_and_read_evidence_from_the_command_line(cli_db, tmp_path, capsys):  # noqa: F811
+    async def prepare() -> int:
+        database = Database(cli_db)
+        try:
+            await campaign(database)
+            sid = await submission_id(database, "Sở Tư pháp")
+            await store_evidence(database, sid, "7.1", "qd.pdf", files.pdf(), "application/pdf")
+            return sid
+        finally:
+            await database.dispose()
+
+    sid = str(asyncio.run(prepare()))
+    capsys.readouterr()
+    assert main(["appraise", sid, "7.1", "không", "--note", "Chưa có QĐ"]) == 0
+    assert capsys.readouterr().out == "7.1: Không\n"
+    assert main(["appraise", sid, "3.1.a", "nhiều"]) == 1
+    assert "không phải là một số" in capsys.readouterr().err
+    assert main(["evidence", sid]) == 0
+    out = capsys.readouterr().out
+    assert "7.1: Có\n" in out and "thẩm định: Không — Chưa có QĐ" in out
+    evidence_id = out.split("] qd.pdf")[0].rsplit("[", 1)[1]
+    target = tmp_path / "qd.pdf"
+    assert main(["evidence", sid, "--get", evidence_id, "-o", str(target)]) == 0
+    assert target.read_bytes() == files.pdf()
+    assert main(["score", sid]) == 0
+    assert "Điểm thẩm định:" in capsys.readouterr().out
+    assert main(["appraise", sid, "7.1", "--withdraw"]) == 0
