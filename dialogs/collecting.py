@@ -205,16 +205,18 @@ def command(turn: Turn, argument: str = "") -> list[Outbound]:
 
 def missing_required(turn: Turn) -> list[Item]:
     """The items whose answers call for required evidence that was not sent."""
-    sent = {row.code for row in turn.evidence} | {w.code for w in turn.new_evidence}
     applies = turn.state.applies
-    return [
+    wanted = [
         item
         for item in turn.spec.items
         if item.evidence == "required"
         and applies.get(item.code, True)
-        and item.code not in sent
         and wants_evidence(item, turn.state.value(item.code))
     ]
+    if not wanted:  # most forms: no read of the evidence at all
+        return []
+    sent = {row.code for row in turn.evidence} | {w.code for w in turn.new_evidence}
+    return [item for item in wanted if item.code not in sent]
 
 
 def ask_before_submit(turn: Turn, missing: list[Item]) -> list[Outbound]:

@@ -762,6 +762,7 @@ def build_context(
         "score": score_context(card),
         "score_json": card.as_json(),
         "appraisal": appraisal_context(spec, state, card, appraised, appraisals or {}),
+        "appraised_json": appraised.as_json() if appraised is not None else None,
         "annex": annex_context(spec, evidence or []),
     }
     context["score"]["unit_year"] = phrase(

@@ -5,6 +5,7 @@ the documents' annex and the campaign ZIP."""
 from __future__ import annotations
 
 import asyncio
+import json
 import zipfile
 from io import BytesIO
 
@@ -215,4 +216,7 @@ def test_operators_appraise_and_read_evidence_from_the_command_line(cli_db, tmp_
     assert target.read_bytes() == files.pdf()
     assert main(["score", sid]) == 0
     assert "Điểm thẩm định:" in capsys.readouterr().out
+    assert main(["score", sid, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["appraised"]["total"] < data["total"]
     assert main(["appraise", sid, "7.1", "--withdraw"]) == 0
