@@ -58,7 +58,7 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # PDF names that run something when the file is opened (``#4A`` spellings are decoded first).
 PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch)(?![A-Za-z0-9])")
 PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-PDF_STREAM = re.compile(rb"stream\r?\n")
+PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
 PDF_INFLATED_MAX = 100 * 1024 * 1024  # a compressed stream is read up to this (no zip bomb)
 MAX_PIXELS = 80_000_000  # a photo with more pixels is a decompression bomb, not a scan
 LINK_LIKE = re.compile(r"^[a-z][a-z0-9+.-]{1,15}:\S", re.IGNORECASE)
@@ -162,30 +162,42 @@ def _complete(data: bytes, mime: str) -> bool:
 
 
 def _check_pdf(data: bytes) -> None:
-    """No JavaScript and no launch action, in the file or in its compressed streams."""
-    for chunk in _pdf_parts(data):
+    """No JavaScript and no launch action. Those are names in the PDF's dictionaries, which
+    live in the file's text or inside compressed object streams (``/Type /ObjStm``); the other
+    streams (page contents, images) are binary and would match by chance, so they are skipped."""
+    for chunk in _pdf_dictionaries(data):
         if PDF_ACTIVE.search(PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), chunk)):
             raise EvidenceRefusal("evidence_pdf_script")
 
 
-def _pdf_parts(data: bytes):
-    """The file, then each stream that inflates (object streams hide names in them)."""
-    yield data
+def _pdf_dictionaries(data: bytes):
+    """The file without its stream bodies, then each object stream inflated."""
+    outside = []
     budget = PDF_INFLATED_MAX
+    position = 0
     for match in PDF_STREAM.finditer(data):
         start = match.end()
+        if start < position:
+            continue  # inside a stream already skipped
         end = data.find(b"endstream", start)
         if end < 0:
             break
-        inflater = zlib.decompressobj()
+        head = data[position : match.start()]
+        outside.append(head)
+        position = end
+        dictionary = head[head.rfind(b"obj") :]
+        if b"ObjStm" not in PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), dictionary):
+            continue
         try:
-            inflated = inflater.decompress(data[start:end], budget)
+            inflated = zlib.decompressobj().decompress(data[start:end], budget)
         except zlib.error:
             continue
         budget -= len(inflated)
-        yield inflated
         if budget <= 0:
             raise EvidenceRefusal("evidence_wrong_type", found="PDF")
+        yield inflated
+    outside.append(data[position:])
+    yield b"".join(outside)
 
 
 def _check_office(data: bytes, what: str) -> None:

@@ -102,3 +102,13 @@ SCRIPT = b"#!/bin/sh\nrm -rf /\n"
 def broken_jpeg() -> bytes:
     data = jpeg(size=(400, 300))
     return data[: len(data) // 3]
+
+
+def pdf_with_js_bytes_in_an_image() -> bytes:
+    """A scan whose image stream happens to hold the bytes "/JS " (binary data does)."""
+    image = b"\xff\xd8\xff\xe0" + b"\x13/JS \x00\x87" * 50 + b"\xff\xd9"
+    return _pdf(
+        b"<< /Type /XObject /Subtype /Image /Filter /DCTDecode >>\nstream\n"
+        + image
+        + b"\nendstream"
+    )

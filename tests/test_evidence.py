@@ -313,3 +313,11 @@ async def test_the_console_sends_a_file_named_by_its_path(database, tmp_path):
     assert "Đã nhận hoa don.pdf" in out
     assert f"Không tìm thấy tệp {tmp_path / 'khong-co.pdf'}" in out
     assert "1.2: 1 tài liệu — hoa don.pdf" in out
+
+
+def test_a_scan_whose_image_bytes_spell_a_script_name_is_accepted():
+    assert check_file(files.pdf_with_js_bytes_in_an_image()).mime_type == "application/pdf"
+    from weasyprint import HTML
+
+    real = HTML(string="<p>Hóa đơn số 12</p>").write_pdf()
+    assert check_file(real, "hoa-don.pdf").filename == "hoa-don.pdf"
