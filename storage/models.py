@@ -202,12 +202,12 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class StoredDocument(SQLModel, table=True):
-    """A document offered as a signed link (``bot.links``), named by the SHA-256 of its bytes,
-    kept until the last link to it expires, so any worker can serve any link."""
+    """A document offered as a signed link (``bot.links``), named by the SHA-256 of its bytes
+    (kept in ``blobs``, the one home of stored bytes), kept until the last link to it expires,
+    so any worker can serve any link."""
 
     __tablename__ = "documents"
-    digest: str = Field(primary_key=True)
-    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    digest: str = Field(primary_key=True, foreign_key="blobs.digest")
     mime_type: str
     size: int
     created_at: datetime = Field(default_factory=utcnow)
@@ -215,8 +215,9 @@ class StoredDocument(SQLModel, table=True):
 
 
 class Blob(SQLModel, table=True):
-    """Bytes named by their SHA-256 (hex), stored once however often they are sent: the
-    evidence files (``storage.evidence``). In the database, so every worker reads them."""
+    """Bytes named by their SHA-256 (hex), stored once however often they are sent or linked:
+    the evidence files (``storage.evidence``) and the documents of signed links
+    (``storage.documents``). In the database, so every worker reads them."""
 
     __tablename__ = "blobs"
     digest: str = Field(primary_key=True)

@@ -3,6 +3,8 @@ for it, and what is stored (once, in the database), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
+
 import evidence_files as files
 import pytest
 from chatting import Chat
@@ -321,3 +323,66 @@ def test_a_scan_whose_image_bytes_spell_a_script_name_is_accepted():
 
     real = HTML(string="<p>Hóa đơn số 12</p>").write_pdf()
     assert check_file(real, "hoa-don.pdf").filename == "hoa-don.pdf"
+
+
+# The bytes' one home ---------------------------------------------------------------------------
+
+
+def _migrate(connection, revision: str, down: bool = False) -> None:
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(config, revision)
+
+
+async def test_link_documents_kept_before_the_upgrade_move_into_blobs_and_back(database):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from storage.db import HEAD_REVISION
+    from storage.documents import find_document
+
+    until = datetime.now(UTC) + timedelta(hours=1)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_migrate, "0004", True)
+        await connection.execute(
+            text(
+                "INSERT INTO documents (digest, data, mime_type, size, created_at, expires_at) "
+                "VALUES (:d, :data, 'application/pdf', 4, :now, :until)"
+            ),
+            {"d": "a" * 64, "data": b"%PDF", "now": datetime.now(UTC), "until": until},
+        )
+        await connection.run_sync(_migrate, HEAD_REVISION)
+    async with database.session() as session:
+        assert await find_document(session, "a" * 64, datetime.now(UTC)) == b"%PDF"
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_migrate, "0004", True)
+        data = (await connection.execute(text("SELECT data FROM documents"))).scalar_one()
+        await connection.run_sync(_migrate, HEAD_REVISION)
+    assert data == b"%PDF"
+
+
+async def test_a_purged_link_document_keeps_bytes_that_are_also_evidence(sender, database):
+    from datetime import UTC, datetime, timedelta
+
+    from storage.documents import find_document, keep_document, purge_documents
+
+    photo = files.jpeg("purple")
+    await sender.say("10")
+    await sender.send(photo, "a.jpg")
+    digest = hashlib.sha256(photo).hexdigest()
+    now = datetime.now(UTC)
+    async with database.session() as session, session.begin():
+        await keep_document(session, digest, photo, "image/jpeg", now, now + timedelta(hours=1))
+        await keep_document(session, "b" * 64, b"other", "application/pdf", now, now)
+    async with database.session() as session, session.begin():
+        assert await purge_documents(session, now + timedelta(hours=2)) == 2
+    async with database.session() as session:
+        assert await find_document(session, digest, now) is None  # the link expired …
+        assert await store.count_blobs(session) == 1  # … the evidence keeps its bytes
+        blob = await session.get(Blob, digest)
+        assert blob.data == photo

@@ -1,4 +1,5 @@
-"""evidence files and links per item (bytes stored once by SHA-256), reviewers' appraisals
+"""evidence files and links per item (bytes stored once by SHA-256 in blobs, with the link
+documents' bytes), reviewers' appraisals
 
 Revision ID: 0007
 Revises: 0004
@@ -28,6 +29,14 @@ def upgrade() -> None:
         sa.Column("created_at", _TIME(), nullable=False),
         sa.PrimaryKeyConstraint("digest"),
     )
+    # The documents of signed links keep their bytes in blobs too: one home for stored bytes.
+    op.execute(
+        "INSERT INTO blobs (digest, data, mime_type, size, created_at) "
+        "SELECT digest, data, mime_type, size, created_at FROM documents"
+    )
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_column("data")
+        batch_op.create_foreign_key("fk_documents_digest_blobs", "blobs", ["digest"], ["digest"])
     op.create_table(
         "evidence",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -70,4 +79,10 @@ def downgrade() -> None:
     op.drop_table("appraisals")
     op.drop_index("ix_evidence_submission_code", table_name="evidence")
     op.drop_table("evidence")
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_documents_digest_blobs", type_="foreignkey")
+        batch_op.add_column(sa.Column("data", sa.LargeBinary(), nullable=True))
+    op.execute(
+        "UPDATE documents SET data = (SELECT data FROM blobs WHERE blobs.digest = documents.digest)"
+    )
     op.drop_table("blobs")
