@@ -386,3 +386,15 @@ async def test_a_purged_link_document_keeps_bytes_that_are_also_evidence(sender,
         assert await store.count_blobs(session) == 1  # … the evidence keeps its bytes
         blob = await session.get(Blob, digest)
         assert blob.data == photo
+
+
+async def test_the_review_shows_the_evidence_per_item(sender, database):
+    await sender.say("10")
+    await sender.send(files.png(), "scan.png")
+    await sender.say("xong")
+    review = await sender.say("/xem 1")
+    assert "1.2 " in review and "10 người 📎 1" in review
+    for typed in ["10", "8", "1", "1", "1", "1", "có"]:
+        await sender.say(typed)
+    await sender.say("/tieptuc")  # the required evidence of 3.6 comes later
+    assert "📎 thiếu tài liệu" in await sender.say("/xem 3")
