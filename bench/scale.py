@@ -69,6 +69,14 @@ async def worker(url: str, name: str, respondents: int, concurrency: int) -> dic
             if replies[-1].asks != item.code or attempt == 1:
                 break
             typed = smaller_answer(item) or typed
+        for text in (
+            ("https://example.gov.vn/van-ban/12", "xong") if replies[-1].evidence_for else ()
+        ):
+            # Evidence asked: a link to the document, then "xong".
+            inbound = Inbound("bench", user, text=text, message_id=f"{name}:{next(messages)}")
+            started = time.perf_counter()
+            replies = await engine.handle(inbound)
+            latencies.append(time.perf_counter() - started)
         current[user] = replies[-1].asks
 
     async def lane(users: list[str]) -> None:

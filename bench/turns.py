@@ -83,6 +83,14 @@ async def measure_turns(
                 break
             refusals += 1
             typed = smaller_answer(item) or typed
+        for text in (
+            ("https://example.gov.vn/van-ban/12", "xong") if replies[-1].evidence_for else ()
+        ):
+            number = next(messages)  # evidence asked: a link to the document, then "xong"
+            inbound = Inbound("bench", user, text=text, message_id=str(number), order=number)
+            started = time.perf_counter()
+            replies = await engine.handle(inbound)
+            latencies.append(time.perf_counter() - started)
         current[user] = replies[-1].asks
 
     async def progress() -> None:

@@ -1,16 +1,45 @@
-"""The console channel: a conversation in a terminal, or scripted one message per line."""
+"""The console channel: a conversation in a terminal, or scripted one message per line.
+
+A line that is the path of an existing file (``/home/lan/hoa-don.pdf``, ``~/anh.jpg``,
+``./scan.pdf``, quoted or not) sends that file as evidence."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from functools import partial
+from pathlib import Path
 from typing import TextIO
 
 from dialogs import Engine
-from dialogs.messages import Inbound, Outbound, text_menu
+from dialogs.messages import Attachment, Inbound, Outbound, text_menu
 from templates.messages import say
 
 CHANNEL = "console"
+
+
+def looks_like_path(line: str) -> bool:
+    """``/home/lan/a.pdf``, ``~/a.jpg``, ``./a.pdf``, ``C:\\a.pdf``; not a command (``/xem``,
+    ``/sua 3.2.b``: no second slash)."""
+    text = line.strip().strip("\"'")
+    if text.startswith(("~", "./", "../")):
+        return True
+    if text.startswith("/"):
+        return "/" in text[1:]
+    return len(text) > 2 and text[1] == ":" and text[2] in "\\/"
+
+
+def file_attachment(line: str) -> Attachment | None:
+    """The file a path names, as evidence; None when there is no such file."""
+    path = Path(line.strip().strip("\"'")).expanduser()
+    try:
+        if not path.is_file():
+            return None
+        size = path.stat().st_size
+    except OSError:
+        return None
+    fetch = partial(asyncio.to_thread, path.read_bytes)
+    return Attachment(filename=path.name, size=size, fetch=fetch)
 
 
 def render(message: Outbound) -> str:
@@ -54,4 +83,12 @@ async def run_console(
         line = line.rstrip("\n")
         if not line.strip():
             continue
-        show(await engine.handle(Inbound(CHANNEL, user, text=line)))
+        attachment = None
+        if looks_like_path(line):
+            attachment = file_attachment(line)
+            if attachment is None:
+                print(say("console_no_file", path=line.strip()), file=stdout)
+                print(file=stdout)
+                continue
+        text = None if attachment is not None else line
+        show(await engine.handle(Inbound(CHANNEL, user, text=text, attachment=attachment)))

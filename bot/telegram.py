@@ -16,6 +16,11 @@ Reliability (the shared parts are ``bot.channel.Channel``'s):
 - an exception while handling one person's message is logged, that person is told how far
   their answers are saved, and the bot goes on serving.
 
+Evidence: a photo (its largest size) or a document becomes an ``Inbound`` with an
+``Attachment`` whose ``fetch`` is getFile and the download; the engine calls it before the
+turn. The Bot API hands out files up to 20 MB only, so a larger ``file_size`` is refused
+before anything is downloaded.
+
 Receiving: ``TelegramReceiver`` starts long polling (PTB's updater, in our event loop) or sets
 the webhook that ``bot.web.hooks`` serves on the app's one web server.
 """
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -46,7 +52,8 @@ from bot.channel import Channel, TurnEngine, mark_failed, retrying
 from bot.splitting import utf16_len
 from bot.telegram_render import MAX_MESSAGE, html_chunks, keyboard, pressed_label
 from dialogs.commands import menu
-from dialogs.messages import Inbound, Outbound
+from dialogs.evidence import MAX_FILE, EvidenceRefusal, megabytes
+from dialogs.messages import Attachment, Inbound, Outbound
 from dialogs.payloads import Done, KeepAnswer, KeepPrevious, KeepSection, PickOption, decode
 from templates.messages import say
 
@@ -149,6 +156,8 @@ class TelegramChannel(Channel):
         self.application = application
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         application.add_handler(MessageHandler(private & filters.TEXT, self.on_text))
+        files = filters.PHOTO | filters.Document.ALL
+        application.add_handler(MessageHandler(private & files, self.on_file))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(MessageHandler(private & ~filters.TEXT, self.on_other))
         application.add_error_handler(self.on_error)
@@ -170,6 +179,36 @@ class TelegramChannel(Channel):
             order=update.update_id,
         )
         await self.serve(str(message.chat_id), inbound)
+
+    async def on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo or a document: evidence for the item the person is sending it for."""
+        message, user = update.effective_message, update.effective_user
+        if message.photo:
+            sent, filename = message.photo[-1], None  # the largest size Telegram made
+        else:
+            sent, filename = message.document, message.document.file_name
+        attachment = Attachment(
+            filename=filename,
+            size=sent.file_size,
+            fetch=partial(self._download, sent.file_id),
+        )
+        inbound = Inbound(
+            CHANNEL,
+            str(user.id),
+            text=message.caption,
+            message_id=str(message.message_id),
+            name=user.full_name,
+            order=update.update_id,
+            attachment=attachment,
+        )
+        await self.serve(str(message.chat_id), inbound)
+
+    async def _download(self, file_id: str) -> bytes:
+        """getFile, then the file's bytes (the Bot API keeps the link for an hour)."""
+        file = await self.application.bot.get_file(file_id)
+        if file.file_size is not None and file.file_size > MAX_FILE:
+            raise EvidenceRefusal("evidence_too_large", size=megabytes(file.file_size))
+        return bytes(await file.download_as_bytearray())
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user
@@ -195,7 +234,7 @@ class TelegramChannel(Channel):
         await self.serve(str(chat_id), inbound, (message, query.data or ""))
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Photos, stickers, voice: say that only text is read."""
+        """Stickers, voice, video: say what is read."""
         await self.send(str(update.effective_chat.id), [Outbound(say("telegram_text_only"))])
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

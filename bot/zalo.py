@@ -14,7 +14,9 @@ the number, the label, or the label without diacritics; the engine understands a
   failure is handled again, and a repeat of a handled one is recognised by the engine.
 - Updates of one chat are handled in arrival order, different chats concurrently; the serve /
   apologise / retry logic is ``bot.channel.Channel``'s, shared with Telegram.
-- Images and stickers get a polite "text only" and change nothing. What Zalo delivers as
+- Image messages are evidence (``dialogs.collecting``): the photo's URL goes to the engine as
+  an attachment it downloads (``ZaloApi.download``, at most 20 MB) and checks before the turn;
+  links are text. Stickers get a polite "text only" and change nothing. What Zalo delivers as
   ``message.unsupported.received`` (anything from a person whose account protects their
   messages, some links) carries nothing the bot can read, whatever the person does, so its
   reply asks for nothing they cannot do. Group chats are ignored (the form is filled in a
@@ -34,19 +36,21 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.channel import Channel, TurnEngine, retrying
 from bot.links import DocumentLinks
 from bot.zalo_api import POLL_TIMEOUT, ZaloApi, ZaloApiError
 from bot.zalo_render import render
-from dialogs.messages import Inbound, Outbound
+from dialogs.messages import Attachment, Inbound, Outbound
 from templates.messages import say
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 TEXT_EVENT = "message.text.received"
+IMAGE_EVENT = "message.image.received"
 UNSUPPORTED_EVENT = "message.unsupported.received"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 # Zalo takes a webhook secret of 8–256 characters; we also keep it to URL-safe characters.
@@ -67,6 +71,7 @@ class ZaloMessage:
     name: str | None
     group: bool
     date: int | None = None  # the sender's timestamp (ms), for ordering
+    photo_url: str | None = None  # an image message's photo
 
 
 def parse_update(body: Any) -> ZaloMessage | None:
@@ -86,6 +91,8 @@ def parse_update(body: Any) -> ZaloMessage | None:
     if not user_id or not chat_id or sender.get("is_bot") is True:
         return None
     text = message.get("text")
+    if not isinstance(text, str):
+        text = message.get("caption")  # an image message's caption
     message_id = message.get("message_id")
     name = sender.get("display_name") or sender.get("first_name") or sender.get("name")
     date = message.get("date")
@@ -98,7 +105,20 @@ def parse_update(body: Any) -> ZaloMessage | None:
         name=str(name) if name else None,
         group=str(chat.get("chat_type") or "").upper() == "GROUP",
         date=date if isinstance(date, int) and not isinstance(date, bool) else None,
+        photo_url=_photo_url(message),
     )
+
+
+def _photo_url(message: dict) -> str | None:
+    """An image message's photo: ``photo`` (a URL, or an object with ``url``) or
+    ``photo_url``, as the public clients of the API read it."""
+    for key in ("photo_url", "photo"):
+        value = message.get(key)
+        if isinstance(value, dict):
+            value = value.get("url")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 class ZaloChannel(Channel):
@@ -142,7 +162,11 @@ class ZaloChannel(Channel):
         if message.event == UNSUPPORTED_EVENT:
             await self._send_safely(message.chat_id, [say("zalo_unsupported")])
             return
-        if message.event != TEXT_EVENT or not (message.text or "").strip():
+        attachment = None
+        if message.event == IMAGE_EVENT and message.photo_url:
+            url = message.photo_url
+            attachment = Attachment(filename=None, fetch=partial(self.api.download, url))
+        elif message.event != TEXT_EVENT or not (message.text or "").strip():
             await self._send_safely(message.chat_id, [say("zalo_text_only")])
             return
         inbound = Inbound(
@@ -152,6 +176,7 @@ class ZaloChannel(Channel):
             message_id=message.message_id,
             name=message.name,
             order=message.date,
+            attachment=attachment,
         )
         await self.serve(message.chat_id, inbound)
 

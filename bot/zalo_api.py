@@ -37,6 +37,8 @@ from typing import Any
 
 import httpx
 
+from bot.downloads import download
+
 DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com"
 POLL_TIMEOUT = 30  # seconds getUpdates waits for an update
 POLLING_TIMEOUT_CODE = 408  # getUpdates: nothing arrived within the timeout
@@ -132,6 +134,11 @@ class ZaloApi:
             code = response.status_code
         description = self._redact(str(body.get("description") or "refused"))
         raise ZaloApiError(method, code, description)
+
+    async def download(self, url: str) -> bytes:
+        """A file a person sent (an image message's photo URL), with the API's HTTP client;
+        at most 20 MB (``bot.downloads``)."""
+        return await download(await self._http(), url)
 
     # Methods ---------------------------------------------------------------------------------
 

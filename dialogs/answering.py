@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dialogs import collecting
 from dialogs.asking import SECTION_KEEP_MIN, ask_current, section_keep_count, unkept_warnings
 from dialogs.kinds import format_value, parse_answer
 from dialogs.messages import Outbound
@@ -160,6 +161,9 @@ def take(
         turn.cursor = item.code  # the warning is shown with the question: keep or retype
     else:
         advance(turn, item, conflicts_before)
+        request = collecting.after_answer(turn, item, value, ["\n".join(lines)])
+        if request is not None:  # evidence is asked before the next question
+            return [replace(request[0], accepted=item.code), *request[1:]]
     first, *rest = ask_current(turn, ["\n".join(lines)])
     return [replace(first, accepted=item.code), *rest]
 

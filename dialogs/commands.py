@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dialogs import access, answering, overview, respondent, staff
+from dialogs import access, answering, collecting, overview, respondent, staff
 from dialogs.messages import Inbound, Outbound
 from dialogs.payloads import RunCommand
 from dialogs.text import fold
@@ -48,6 +48,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("sua", ("edit",), "respondent", respondent.edit, menu=True),
     Command("xem", ("review",), "respondent", overview.review, anytime=True, menu=True),
     Command("tiendo", ("progress",), "respondent", overview.progress, anytime=True, menu=True),
+    Command("bangchung", ("evidence",), "respondent", collecting.command, anytime=True, menu=True),
     Command("nop", ("submit",), "respondent", respondent.ask_submit, menu=True),
     Command("huy", ("cancel",), "respondent", respondent.cancel, menu=True),
     Command("trogiup", ("help",), "respondent", _help, anytime=True, menu=True),

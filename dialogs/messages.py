@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
+from dialogs.evidence import EvidenceFile
 from dialogs.payloads import Action, OpenPage, Payload
 from templates.messages import say
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A photo or file sent with a message. The channel says what the platform declares
+    (``filename``, ``size``) and how to download the bytes (``fetch``); the engine downloads
+    and checks them before the turn's transaction and fills in ``file`` (it passed
+    ``dialogs.evidence.check_file``) or ``refusal`` (the Vietnamese reason, nothing stored).
+    A channel may set ``refusal`` itself (a file the platform will not hand over)."""
+
+    filename: str | None = None
+    size: int | None = None
+    fetch: Callable[[], Awaitable[bytes]] | None = field(default=None, repr=False, compare=False)
+    file: EvidenceFile | None = field(default=None, repr=False)
+    refusal: str | None = None
+    unread: bool = False  # not downloaded: the person was sending no evidence
+
+    @property
+    def ready(self) -> bool:
+        """Checked (or left unread): the turn may use it."""
+        return self.file is not None or self.refusal is not None or self.unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +37,8 @@ class Inbound:
 
     ``message_id`` identifies the message for de-duplication (a re-delivered update is
     ignored); ``order`` is the sender's order of messages (Telegram's update id, Zalo's
-    timestamp), so a late message can be told from a current one."""
+    timestamp), so a late message can be told from a current one. ``attachment``: a photo
+    or file sent as evidence (``text`` is then its caption, if any)."""
 
     channel: str
     user: str
@@ -23,6 +47,7 @@ class Inbound:
     message_id: str | None = None
     name: str | None = None
     order: int | None = None
+    attachment: Attachment | None = None  # a photo or file (evidence), checked by the engine
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +80,8 @@ class Outbound:
     ``informational`` that the message only shows something (progress), so the question it
     answers stays open; ``edit_pressed`` that a channel with buttons should show this
     message's options on the pressed message instead of sending a new one (a multi-choice
-    toggle); channels without buttons never get one."""
+    toggle); channels without buttons never get one. ``evidence_for``: the message asks for
+    evidence (photos, files, links) for that item."""
 
     text: str
     options: tuple[Option, ...] = ()
@@ -66,6 +92,7 @@ class Outbound:
     submitted: int | None = None
     informational: bool = False
     edit_pressed: bool = False
+    evidence_for: str | None = None  # the item whose evidence this message asks for
 
 
 def text_menu(message: Outbound, nav_hint: str | None = None) -> str:

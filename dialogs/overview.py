@@ -8,9 +8,11 @@ section number after the index, or "tiếp" after a page, reaches whichever work
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from dialogs.asking import ask_current
+from dialogs.evidence import wants_evidence
 from dialogs.kinds import format_value
 from dialogs.messages import Option, Outbound
 from dialogs.payloads import OpenPage, RunCommand
@@ -97,7 +99,11 @@ def _whole_form(turn: Turn) -> OpenPage | None:
 
 def _section(turn: Turn, section: Section, page: int) -> list[Outbound]:
     state = turn.state
-    pages = _pages([_line(state, item) for item in section.items if state.applies[item.code]])
+    sent: Counter[str] = Counter()
+    if any(item.evidence for item in section.items):  # read only where it is shown
+        sent.update(row.code for row in turn.evidence)
+    lines = [_line(state, item, sent) for item in section.items if state.applies[item.code]]
+    pages = _pages(lines)
     page = min(max(page, 1), len(pages))
     counts = _counts(state, section)
     header = say(
@@ -125,7 +131,7 @@ def _nav(turn: Turn) -> tuple[Option, ...]:
     return (Option(say("nav_resume"), RunCommand("tieptuc"), "/tieptuc"),)
 
 
-def _line(state: FormState, item: Item) -> str:
+def _line(state: FormState, item: Item, sent: Counter[str]) -> str:
     stored = state.stored.get(item.code)
     mark = ""
     if not item.asked:
@@ -142,6 +148,9 @@ def _line(state: FormState, item: Item) -> str:
             mark = say("review_kept_warning")
         if any(not (c.warning and c.constraint.rule in stored.kept) for c in broken):
             mark = say("review_conflict")
+    if item.evidence and (sent[item.code] or wants_evidence(item, state.value(item.code))):
+        evidence = say("review_evidence", count=sent[item.code], required=item.evidence)
+        mark = f"{mark} {evidence}".strip()
     return say(
         "review_line",
         code=item.code,

@@ -4,6 +4,7 @@ what they changed."""
 
 from __future__ import annotations
 
+from dialogs import collecting
 from dialogs.answering import next_code
 from dialogs.asking import ask_current, greeting
 from dialogs.messages import Option, Outbound
@@ -143,6 +144,9 @@ def ask_submit(turn: Turn, argument: str = "") -> list[Outbound]:
         turn.phase = CONVERSATION.next(turn.phase, "edit")
         turn.cursor = codes[0]
         return ask_current(turn, [say("conflicts_left", count=len(codes), codes=codes)])
+    evidence = collecting.missing_required(turn)
+    if evidence:
+        return collecting.ask_before_submit(turn, evidence)
     turn.phase = CONVERSATION.next(turn.phase, "ask_submit")
     done, total = turn.state.totals()
     text = say("confirm_submit", done=done, total=total, unit=turn.unit, year=turn.year)

@@ -42,7 +42,7 @@ from dialogs.expressions import Expression, ExpressionError, FractionValue
 from dialogs.kinds import format_value
 from dialogs.numbers import format_number
 from dialogs.spec import FORMS_DIR, FormSpec, SpecError, StrictModel, read_yaml
-from dialogs.state import FormState
+from dialogs.state import FormState, Stored
 from templates.wording import phrase, wording
 
 RuleKind = Literal["ratio", "yes_no", "choice", "tri_state", "target", "relative", "met"]
@@ -633,6 +633,50 @@ def score(
         as_of=as_of,
         relative=bool(rubric.relative_rules),
     )
+
+
+# The reviewers' appraisal ----------------------------------------------------------------------
+
+
+def appraised_state(state: FormState, appraised: dict[str, Any]) -> FormState:
+    """The submission as the reviewers appraised it: their value in place of the unit's own
+    for each appraised item (``None``: the item does not count, as if unanswered); the
+    computed items and relevance follow."""
+    for code, value in appraised.items():
+        if code in state.spec.by_code:
+            state = state.with_answer(code, Stored(value, value is None, None))
+    return state
+
+
+@dataclass(frozen=True)
+class ScorePair:
+    """The unit's own score (tự đánh giá) and the appraised one (thẩm định) side by side;
+    ``appraised`` is None when no item was appraised."""
+
+    own: ScoreCard
+    appraised: ScoreCard | None = None
+
+    @property
+    def ranked(self) -> ScoreCard:
+        """The card a ranking orders by: the appraised one where there is one."""
+        return self.appraised if self.appraised is not None else self.own
+
+
+def score_both(
+    spec: FormSpec,
+    state: FormState,
+    appraised: dict[str, Any] | None = None,
+    rubric: Rubric | None = None,
+    best: dict[str, float] | None = None,
+    as_of: date | None = None,
+) -> ScorePair:
+    """The self-score and, when some item was appraised (``appraised``: code → value, as
+    ``dialogs.kinds`` parses it), the appraised score, with the same rubric and campaign
+    best values."""
+    own = score(spec, state, rubric, best, as_of)
+    if not appraised:
+        return ScorePair(own)
+    return ScorePair(own, score(spec, appraised_state(state, appraised), rubric, best, as_of))
 
 
 def _display_path(path: str) -> str:

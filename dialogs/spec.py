@@ -115,6 +115,9 @@ class Item(StrictModel):
     warn_above: float | None = None  # a larger number is possible but unusual: a warning
     fill: Literal["year", "unit_name", "unit_contact"] | None = None  # known, not asked
     unit_words: tuple[str, ...] = ()  # more words accepted after a number ("lượt", "bài")
+    # Evidence (tài liệu kiểm chứng) asked after the answer: photos, scans, files or links.
+    evidence: Literal["required", "optional"] | None = None
+    evidence_hint: str | None = None  # what to send ("hóa đơn, hợp đồng, ảnh chụp màn hình")
 
     # Filled in by the loader.
     section: int = 0
@@ -478,6 +481,10 @@ def _check_items(spec: FormSpec, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: item {item.code}: only text items have a format")
         if item.warn_above is not None and not kind_of(item).is_number:
             problems.append(f"{where}: item {item.code}: only numbers have warn_above")
+        if item.evidence_hint and not item.evidence:
+            problems.append(f"{where}: item {item.code}: evidence_hint without evidence")
+        if item.evidence and not item.asked:
+            problems.append(f"{where}: item {item.code}: a computed item takes no evidence")
     for heading in spec.headings:
         if heading.table and heading.table not in spec.tables:
             problems.append(f"{where}: item {heading.code}: unknown table {heading.table!r}")

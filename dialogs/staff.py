@@ -224,6 +224,7 @@ async def ranking(
                     max=round(row.card.max, 2),
                     percent=round(100 * row.card.index),
                     klass=row.card.klass,
+                    own=round(row.own.total, 2) if getattr(row, "appraised", False) else None,
                 )
             )
         if not done:

@@ -8,6 +8,7 @@ transaction that read it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from dialogs.messages import Inbound
 from dialogs.services import ReviewLinker
 from dialogs.spec import FormSpec, Item
 from dialogs.state import FormState
-from storage.turns import AnswerWrite, TurnRow, TurnWrites
+from storage.turns import AnswerWrite, EvidenceRow, EvidenceWrite, TurnRow, TurnWrites
 
 
 @dataclass
@@ -37,6 +38,17 @@ class Turn:
     last_order: int | None = None  # the sender's order to keep if this turn writes
     # Signs the link to the whole form's page; None without a public URL.
     links: ReviewLinker | None = None
+    # The submission's evidence, read on the turn's transaction only when a handler asks.
+    read_evidence: Callable[[], list[EvidenceRow]] | None = field(default=None, repr=False)
+    new_evidence: list[EvidenceWrite] = field(default_factory=list)
+    _evidence: list[EvidenceRow] | None = field(default=None, repr=False)
+
+    @property
+    def evidence(self) -> list[EvidenceRow]:
+        """The evidence stored before this turn (oldest first)."""
+        if self._evidence is None:
+            self._evidence = self.read_evidence() if self.read_evidence is not None else []
+        return self._evidence
 
     @property
     def item(self) -> Item | None:
@@ -85,7 +97,9 @@ class Turn:
 
     @property
     def changed(self) -> bool:
-        return bool(self.answers or self.status or self.pending != self.row.pending)
+        return bool(
+            self.answers or self.status or self.new_evidence or self.pending != self.row.pending
+        )
 
     def writes(self) -> TurnWrites:
         return TurnWrites(
@@ -102,4 +116,5 @@ class Turn:
             submitted_at=self.submitted_at,
             pending=self.pending,
             last_order=self.last_order,
+            evidence=tuple(self.new_evidence),
         )

@@ -32,6 +32,7 @@ every turn's transaction) says nobody changed them, so a turn rarely reads them 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -39,11 +40,22 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from dialogs import access, answering, commands, joining, known, overview, respondent, staff
+from dialogs import (
+    access,
+    answering,
+    collecting,
+    commands,
+    joining,
+    known,
+    overview,
+    respondent,
+    staff,
+)
 from dialogs import campaigns as camp
 from dialogs.asking import ask_current
 from dialogs.commands import Called
-from dialogs.messages import Inbound, Outbound
+from dialogs.evidence import MAX_FILE, EvidenceRefusal, check_file, megabytes
+from dialogs.messages import Attachment, Inbound, Outbound
 from dialogs.phases import EDITABLE_STATUSES
 from dialogs.services import DocumentRenderer, Ranker, Services
 from dialogs.snapshot import parse_answers
@@ -106,6 +118,17 @@ class Engine:
             # 0x00 in text), and no text longer than any channel sends.
             inbound = replace(inbound, text=clean_input(inbound.text))
         called = commands.called(inbound)
+        if inbound.attachment is not None and not inbound.attachment.ready:
+            # Downloaded and checked before the turn's transaction: a slow download or a
+            # large photo to decode never holds the person's lock or the database. Only when
+            # the person is sending evidence (or names the item in the caption): a stranger's
+            # files are never fetched.
+            attachment = inbound.attachment
+            if await self._wants_files(inbound, called):
+                attachment = await prepare_attachment(attachment)
+            else:
+                attachment = replace(attachment, unread=True)
+            inbound = replace(inbound, attachment=attachment)
         if called is not None and called.command is commands.START and called.argument:
             return await self._join(inbound, called.argument)
         if called is not None and called.command.staff:
@@ -118,6 +141,12 @@ class Engine:
         # Documents are rendered after the commit: they must see the submission as submitted,
         # and a slow PDF must not hold the database.
         return [*outcome.replies, *await self._documents(outcome.replies)]
+
+    async def _wants_files(self, inbound: Inbound, called: Called | None) -> bool:
+        if called is not None and called.command.name == "bangchung" and called.argument:
+            return True
+        pending = await self.db.turns.run(lambda st: st.pending(inbound.channel, inbound.user))
+        return isinstance(pending, dict) and collecting.PENDING in pending
 
     async def bind(
         self,
@@ -251,6 +280,7 @@ class Engine:
             late=_late(inbound, row, now),
             last_order=_order_after(inbound, row, now),
             links=self.services.review_links,
+            read_evidence=partial(st.evidence, row.submission_id),
         )
 
     def _previous_year(self, st: TurnStatements, spec: FormSpec, row: TurnRow) -> dict:
@@ -340,7 +370,12 @@ def _route(turn: Turn, *, called: Called | None) -> list[Outbound]:
     pending = turn.row.pending
     if turn.pending is pending and isinstance(pending, dict):
         # Input in progress lasts while its question is current; a /xem page, one message.
-        if "review" in pending or pending.get("code") != turn.cursor:
+        if collecting.PENDING in pending:
+            # Sending evidence lasts while the person sends it or only looks (/xem, /tiendo).
+            command = called.command if called is not None else None
+            if command is not None and not (command.anytime or command.name == "boqua"):
+                turn.pending = None
+        elif "review" in pending or pending.get("code") != turn.cursor:
             turn.pending = None
     return replies
 
@@ -355,11 +390,40 @@ def _dispatch(turn: Turn, called: Called | None) -> list[Outbound]:
         return review
     if turn.submission_status not in EDITABLE_STATUSES:
         return respondent.closed(turn)
+    if collecting.waiting_for(turn) is not None and (command is None or command.name == "boqua"):
+        return collecting.collect(turn, skip=command is not None)
     if command is not None:
         return command.handler(turn, called.argument)
+    if turn.inbound.attachment is not None:
+        return collecting.unexpected(turn)
     if turn.phase == "confirming":
         return respondent.confirm(turn)
     return answering.answer(turn)
+
+
+# Evidence files ------------------------------------------------------------------------------
+
+
+async def prepare_attachment(attachment: Attachment) -> Attachment:
+    """Download a photo or file and check it (``dialogs.evidence``): the attachment with
+    its ``file``, or with the ``refusal`` to tell the person (nothing is stored then)."""
+    if attachment.size is not None and attachment.size > MAX_FILE:
+        reason = say("evidence_too_large", size=megabytes(attachment.size))
+        return replace(attachment, refusal=reason)
+    if attachment.fetch is None:
+        return replace(attachment, refusal=say("evidence_download_failed"))
+    try:
+        data = await attachment.fetch()
+    except EvidenceRefusal as refusal:  # the download itself saw it was too large
+        return replace(attachment, refusal=refusal.message)
+    except Exception:
+        log.warning("downloading an attachment failed", exc_info=True)
+        return replace(attachment, refusal=say("evidence_download_failed"))
+    try:
+        checked = await asyncio.to_thread(check_file, data, attachment.filename)
+    except EvidenceRefusal as refusal:
+        return replace(attachment, refusal=refusal.message)
+    return replace(attachment, file=checked)
 
 
 # The sender's order --------------------------------------------------------------------------

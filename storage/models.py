@@ -207,13 +207,62 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class StoredDocument(SQLModel, table=True):
-    """A document offered as a signed link (``bot.links``), named by the SHA-256 of its bytes,
-    kept until the last link to it expires, so any worker can serve any link."""
+    """A document offered as a signed link (``bot.links``), named by the SHA-256 of its bytes
+    (kept in ``blobs``, the one home of stored bytes), kept until the last link to it expires,
+    so any worker can serve any link."""
 
     __tablename__ = "documents"
+    digest: str = Field(primary_key=True, foreign_key="blobs.digest")
+    mime_type: str
+    size: int
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+
+
+class Blob(SQLModel, table=True):
+    """Bytes named by their SHA-256 (hex), stored once however often they are sent or linked:
+    the evidence files (``storage.evidence``) and the documents of signed links
+    (``storage.documents``). In the database, so every worker reads them."""
+
+    __tablename__ = "blobs"
     digest: str = Field(primary_key=True)
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     mime_type: str
     size: int
     created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime = Field(index=True)
+
+
+class Evidence(SQLModel, table=True):
+    """One piece of evidence (tài liệu kiểm chứng) for one item of a submission: a file
+    (``digest`` names its bytes in ``blobs``) or a link (``url``)."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_submission_code", "submission_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id")
+    code: str
+    kind: str  # file | link
+    digest: str | None = Field(default=None, foreign_key="blobs.digest")
+    url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    filename: str | None = None
+    mime_type: str | None = None
+    size: int = 0
+    respondent_id: int | None = Field(default=None, foreign_key="respondents.id")
+    channel: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class Appraisal(SQLModel, table=True):
+    """A reviewer's appraised value (thẩm định) of one item of a submission, next to the
+    unit's own answer, with a note; scoring reads it for the appraised score."""
+
+    __tablename__ = "appraisals"
+    __table_args__ = (UniqueConstraint("submission_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submissions.id", index=True)
+    code: str
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    raw: str | None = None
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    reviewer: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)

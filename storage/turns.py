@@ -31,7 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -119,6 +119,35 @@ class AnswerWrite:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """A piece of evidence already stored for a submission (``storage.models.Evidence``)."""
+
+    id: int
+    code: str
+    kind: str  # file | link
+    digest: str | None
+    url: str | None
+    filename: str | None
+    mime_type: str | None
+    size: int
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceWrite:
+    """A piece of evidence to store: a file's bytes (kept once per digest) or a link."""
+
+    code: str
+    kind: str  # file | link
+    filename: str | None
+    size: int = 0
+    digest: str | None = None
+    mime_type: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TurnWrites:
     """Everything a turn changes, written in one go at its end."""
 
@@ -135,6 +164,7 @@ class TurnWrites:
     submitted_at: datetime | None = None
     pending: Any = None
     last_order: int | None = None  # the sender's order of the last message applied
+    evidence: tuple[EvidenceWrite, ...] = ()
 
 
 # The SQL, written once. ``?`` placeholders; PostgreSQL's driver gets ``%s``.
@@ -170,6 +200,20 @@ _HISTORY = """
 INSERT INTO answer_history
     (submission_id, code, old_value, new_value, raw, respondent_id, channel, message_id, at)
 VALUES (?, ?, {json}, {json}, ?, ?, ?, ?, ?)
+"""
+_EVIDENCE = """
+SELECT id, code, kind, digest, url, filename, mime_type, size, received_at
+FROM evidence WHERE submission_id = ? ORDER BY id
+"""
+# The bytes are stored once however often they are sent (the same scan for two items).
+_BLOB = """
+INSERT INTO blobs (digest, data, mime_type, size, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (digest) DO NOTHING
+"""
+_ADD_EVIDENCE = """
+INSERT INTO evidence (submission_id, code, kind, digest, url, filename, mime_type, size,
+    respondent_id, channel, received_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _BUMP = "UPDATE submissions SET version = ?, updated_at = ? WHERE id = ? AND version = ?"
 _SUBMIT = """
@@ -213,6 +257,7 @@ _ENQUEUE = (
 _UNBLOCK = "UPDATE respondents SET blocked = ? WHERE channel = ? AND external_id = ?"
 _VERSION = "SELECT version FROM submissions WHERE id = ?"
 _POSITION = "SELECT cursor FROM respondents WHERE channel = ? AND external_id = ?"
+_PENDING = "SELECT pending FROM respondents WHERE channel = ? AND external_id = ?"
 # The next year: the earliest open campaign of the form after the person's submission's.
 _NEWER_CAMPAIGN = """
 SELECT year FROM campaigns WHERE form_id = ? AND status = 'open' AND year > ?
@@ -298,6 +343,12 @@ class TurnStatements:
             for code, value, done, raw, warnings in rows
         ]
 
+    def evidence(self, submission_id: int) -> list[EvidenceRow]:
+        """The evidence of a submission, oldest first (read only by turns that need it)."""
+        rows = self._run(_EVIDENCE, (submission_id,)).fetchall()
+        time_out = self._dialect.time_out
+        return [EvidenceRow(*row[:8], time_out(row[8])) for row in rows]
+
     def newer_campaign(self, form_id: str, year: int) -> int | None:
         """The year of the earliest open campaign of ``form_id`` after ``year``, if any."""
         row = self._run(_NEWER_CAMPAIGN, (form_id, year)).fetchone()
@@ -352,13 +403,18 @@ class TurnStatements:
         row = self._run(_POSITION, (channel, user)).fetchone()
         return row[0] if row else None
 
+    def pending(self, channel: str, user: str) -> Any:
+        """The person's input in progress (JSON), or None."""
+        row = self._run(_PENDING, (channel, user)).fetchone()
+        return self._dialect.json_out(row[0]) if row else None
+
     def write(self, writes: TurnWrites) -> int:
         """Store the turn's changes; returns the submission's new version. Raises
         ``StaleVersion`` when another writer changed the submission since it was read."""
         d = self._dialect
         now = d.time_in(utcnow())
         version = writes.expected_version
-        if writes.answers or writes.status:
+        if writes.answers or writes.status or writes.evidence:
             version += 1
             if writes.status:
                 params = (version, now, writes.status, d.time_in(writes.submitted_at))
@@ -382,6 +438,16 @@ class TurnStatements:
                 _HISTORY,
                 (writes.submission_id, answer.code, d.json_in(answer.old_value), value)
                 + (answer.raw, writes.respondent_id, writes.channel, writes.message_id, now),
+            )
+        for evidence in writes.evidence:
+            if evidence.data is not None:
+                blob = (evidence.digest, evidence.data, evidence.mime_type, evidence.size, now)
+                self._run(_BLOB, blob)
+            self._run(
+                _ADD_EVIDENCE,
+                (writes.submission_id, evidence.code, evidence.kind, evidence.digest)
+                + (evidence.url, evidence.filename, evidence.mime_type, evidence.size)
+                + (writes.respondent_id, writes.channel, now),
             )
         if writes.respondent_id is not None:
             params = (writes.phase, writes.cursor, writes.return_to, d.json_in(writes.pending))

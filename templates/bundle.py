@@ -1,5 +1,7 @@
 """Every document of a campaign in one ZIP (``formbot export --zip``): one folder per submitted
-or approved unit with its DOCX and PDF, and the ranking spreadsheet at the top.
+or approved unit with its DOCX and PDF and a ``bang-chung/`` folder of its evidence files (named
+by item: ``5.8.1-1-hoa-don.pdf``; links listed in ``lien-ket.txt``), and the ranking
+spreadsheet at the top.
 
 PDFs take most of the time (about a second each), so they are rendered in worker processes
 (WeasyPrint renders one document at a time per process); the archive is written in the
@@ -22,6 +24,7 @@ from zipfile import ZIP_DEFLATED, ZipFile
 
 from dialogs.scoring import CAMPAIGN_STATUSES
 from dialogs.spec import FormSpec
+from storage import evidence as evidence_store
 from storage.db import Database
 from templates.export import UnitRow, campaign_rows, write_xlsx
 from templates.render import document_filename, render, submission_context, unit_slug
@@ -30,6 +33,8 @@ from templates.wording import phrase
 # (units done, units in all, the unit just written)
 Progress = Callable[[int, int, str], None]
 FORMATS = ("docx", "pdf")
+EVIDENCE_FOLDER = "bang-chung"
+LINKS_FILE = "lien-ket.txt"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ async def export_bundle(
                 progress(done, len(chosen), row.unit)
 
         for row in chosen:
+            files += await _write_evidence(database, archive, folders[row.unit], row.submission_id)
             context = await submission_context(database, row.submission_id)
             if context is None:  # deleted meanwhile
                 continue
@@ -123,3 +129,29 @@ async def export_bundle(
         while pending:
             await finish()
     return BundleReport(units=done, ranked=len(rows), files=files)
+
+
+async def _write_evidence(
+    database: Database, archive: ZipFile, folder: str, submission_id: int
+) -> int:
+    """The unit's evidence files under ``<folder>/bang-chung/`` and its links in
+    ``lien-ket.txt`` there; returns how many files were written. The bytes are read one
+    submission at a time (a unit's files are at most 200 MB)."""
+    async with database.session() as session:
+        found = (await evidence_store.list_evidence(session, [submission_id]))[submission_id]
+        data = await evidence_store.blob_data(session, [e.digest for e in found if e.digest])
+    written = 0
+    counts: dict[str, int] = {}
+    links = []
+    for info in found:
+        counts[info.code] = counts.get(info.code, 0) + 1
+        if info.kind == "link" or info.digest not in data:
+            links.append(f"{info.code}\t{info.url or ''}")
+            continue
+        name = f"{info.code}-{counts[info.code]}-{info.filename or info.digest[:12]}"
+        archive.writestr(f"{folder}/{EVIDENCE_FOLDER}/{name}", data[info.digest])
+        written += 1
+    if links:
+        archive.writestr(f"{folder}/{EVIDENCE_FOLDER}/{LINKS_FILE}", "\n".join(links) + "\n")
+        written += 1
+    return written

@@ -17,6 +17,7 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from dialogs.evidence import megabytes
 from dialogs.kinds import format_value
 from dialogs.numbers import format_number
 from dialogs.scoring import ScoreCard
@@ -611,8 +612,99 @@ def dated(context: dict, when: datetime | None) -> dict:
     return context
 
 
-def build_context(snapshot: Snapshot, card: ScoreCard) -> dict:
-    """Everything the three documents print, for one submission."""
+def appraisal_context(
+    spec: FormSpec,
+    state: FormState,
+    own: ScoreCard,
+    appraised_card: ScoreCard | None,
+    appraisals: dict[str, Any],
+) -> dict:
+    """The appraised score beside the unit's own, and the appraised items (``appraisals``:
+    code → ``storage.evidence.AppraisalRow``)."""
+    if appraised_card is None and not appraisals:
+        return {"available": False}
+    words = wording()["appraisal"]
+    n = format_number
+    context: dict[str, Any] = {"available": True, "words": words, "total_line": "", "groups": []}
+    if appraised_card is not None and appraised_card.groups:
+        context["total_line"] = phrase(
+            "appraisal",
+            "total",
+            total=n(appraised_card.total),
+            max=n(appraised_card.max),
+            percent=n(appraised_card.percent),
+            klass=appraised_card.klass,
+            own=n(own.total),
+        )
+        context["groups"] = [
+            {
+                "code": g.code,
+                "title": safe_text(g.title),
+                "own": n(g.points),
+                "appraised": n(a.points),
+            }
+            for g, a in zip(own.groups, appraised_card.groups, strict=True)
+        ]
+    items = []
+    for item in spec.items:
+        row = appraisals.get(item.code)
+        if row is None:
+            continue
+        value = item.type.from_json(row.value)
+        items.append(
+            {
+                "code": item.code,
+                "label": _short(safe_text(item.label)),
+                "own": safe_text(format_value(item, state.value(item.code))),
+                "appraised": safe_text(format_value(item, value))
+                if value is not None
+                else words["not_counted"],
+                "note": safe_text(row.note),
+            }
+        )
+    context["items"] = items
+    return context
+
+
+def annex_context(spec: FormSpec, evidence: list) -> dict:
+    """The annex listing the evidence (item, file, size, date received), in form order;
+    ``evidence``: ``storage.evidence.EvidenceInfo`` rows."""
+    words = wording()["annex"]
+    order = {item.code: item.index for item in spec.items}
+    rows = []
+    ordered = sorted(evidence, key=lambda e: (order.get(e.code, len(order)), e.id))
+    for number, info in enumerate(ordered, start=1):
+        item = spec.by_code.get(info.code)
+        received = _local(info.received_at)
+        rows.append(
+            {
+                "number": str(number),
+                "code": info.code,
+                "label": _short(safe_text(item.label if item else ""), 70),
+                "name": safe_text(info.filename or info.url),
+                "size": megabytes(info.size) if info.kind == "file" else words["link"],
+                "date": received.strftime("%d/%m/%Y") if received else "",
+            }
+        )
+    return {
+        "title": words["title"],
+        "columns": words["columns"],
+        "rows": rows,
+        "none": words["none"],
+    }
+
+
+def build_context(
+    snapshot: Snapshot,
+    card: ScoreCard,
+    *,
+    evidence: list | None = None,
+    appraised: ScoreCard | None = None,
+    appraisals: dict[str, Any] | None = None,
+) -> dict:
+    """Everything the three documents print, for one submission: the form, the score page
+    (with the appraised score beside the unit's own when reviewers appraised items) and the
+    annex of evidence."""
     spec, state = snapshot.spec, snapshot.state
     unit, submission = snapshot.unit, snapshot.submission
     settings = form_settings(spec.id)
@@ -669,6 +761,9 @@ def build_context(snapshot: Snapshot, card: ScoreCard) -> dict:
         ],
         "score": score_context(card),
         "score_json": card.as_json(),
+        "appraisal": appraisal_context(spec, state, card, appraised, appraisals or {}),
+        "appraised_json": appraised.as_json() if appraised is not None else None,
+        "annex": annex_context(spec, evidence or []),
     }
     context["score"]["unit_year"] = phrase(
         "score", "unit_year", unit=unit_name, year=submission.year

@@ -23,13 +23,15 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from dialogs.scoring import CAMPAIGN_STATUSES, ScoreCard, best_of, rubric_for, score
+from dialogs.reviewing import parsed_appraisals
+from dialogs.scoring import CAMPAIGN_STATUSES, ScoreCard, best_of, rubric_for, score, score_both
 from dialogs.services import Ranker, Ranking
 from dialogs.snapshot import parse_answer_rows
 from dialogs.spec import FormSpec, Item
 from dialogs.state import FormState
 from storage.campaigns import load_campaign
 from storage.db import Database
+from storage.evidence import list_appraisals
 from templates.context import safe_text, vietnam_today
 from templates.wording import phrase, wording
 
@@ -50,12 +52,21 @@ HEAD = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
 @dataclass(frozen=True)
 class UnitRow:
+    """One unit of a ranking. ``card`` is the score it is ranked by: the appraised one
+    (thẩm định) when reviewers appraised some item, else the unit's own (``own``)."""
+
     unit: str
     status: str
     state: FormState
     card: ScoreCard
     rank: int = 0
     submission_id: int | None = None
+    own: ScoreCard | None = None  # the self-assessment's score (None: same as ``card``)
+    appraised: bool = False  # ``card`` is the appraised score
+
+    @property
+    def own_card(self) -> ScoreCard:
+        return self.own if self.own is not None else self.card
 
 
 async def campaign_rows(session, spec: FormSpec, year: int) -> list[UnitRow]:
@@ -64,17 +75,25 @@ async def campaign_rows(session, spec: FormSpec, year: int) -> list[UnitRow]:
     stored = parse_answer_rows(spec, data.answers)
     states = {s.id: FormState(spec, stored.get(s.id, {})) for s in data.submissions}
     names = {s.id: data.units[s.unit_id].name for s in data.submissions}
-    ranked = rank_rows(spec, [(names[s.id], s.status, states[s.id]) for s in data.submissions])
+    rows = await list_appraisals(session, names)
+    appraised = {names[i]: parsed_appraisals(spec, found) for i, found in rows.items() if found}
+    units = [(names[s.id], s.status, states[s.id]) for s in data.submissions]
+    ranked = rank_rows(spec, units, appraised=appraised)
     ids = {name: submission_id for submission_id, name in names.items()}
     return [dataclasses.replace(row, submission_id=ids.get(row.unit)) for row in ranked]
 
 
 def rank_rows(
-    spec: FormSpec, units: list[tuple[str, str, FormState]], as_of: date | None = None
+    spec: FormSpec,
+    units: list[tuple[str, str, FormState]],
+    as_of: date | None = None,
+    appraised: dict[str, dict[str, Any]] | None = None,
 ) -> list[UnitRow]:
     """Score ``(unit, status, state)`` triples of one campaign and rank them by total (equal
-    totals share a rank: 1, 2, 2, 4). Relative rules compare with the best submitted unit
-    (as of ``as_of``, default today)."""
+    totals share a rank: 1, 2, 2, 4): the appraised total where reviewers appraised the unit
+    (``appraised``: unit → code → value), else its own. Relative rules compare with the best
+    submitted unit (as of ``as_of``, default today)."""
+    appraised = appraised or {}
     rubric = rubric_for(spec)
     best = (
         best_of(spec, rubric, [st for _, status, st in units if status in CAMPAIGN_STATUSES])
@@ -82,10 +101,11 @@ def rank_rows(
         else {}
     )
     as_of = as_of or vietnam_today()
-    scored = [
-        UnitRow(name, status, state, score(spec, state, rubric, best, as_of=as_of))
-        for name, status, state in units
-    ]
+    scored = []
+    for name, status, state in units:
+        pair = score_both(spec, state, appraised.get(name), rubric, best, as_of=as_of)
+        row = UnitRow(name, status, state, pair.ranked, own=pair.own)
+        scored.append(dataclasses.replace(row, appraised=pair.appraised is not None))
     scored.sort(key=lambda row: (-round(row.card.total, 6), row.unit))
     ranked: list[UnitRow] = []
     for position, row in enumerate(scored, start=1):
@@ -169,6 +189,8 @@ def _ranking_sheet(sheet: Worksheet, spec: FormSpec, year: int, rows: list[UnitR
         (f"{phrase('export', 'group', code=g.code)}\n{safe_text(g.title)}", 12, POINTS)
         for g in groups
     ]
+    # Both totals, side by side: "Tổng điểm" above is the one the rank is read from.
+    headers += [(words["own_total"], 11, POINTS), (words["appraised_total"], 11, POINTS)]
     _title(sheet, spec, year, made, len(headers))
     header = 3
     for column, (text, width, _format) in enumerate(headers, start=1):
@@ -191,6 +213,7 @@ def _ranking_sheet(sheet: Worksheet, spec: FormSpec, year: int, rows: list[UnitR
             round(card.bonus, 2),
         ]
         values += [round(g.points, 2) for g in card.groups]
+        values += [round(row.own_card.total, 2), round(card.total, 2) if row.appraised else None]
         for column, (value, (_text, _width, number_format)) in enumerate(
             zip(values, headers, strict=False), start=1
         ):

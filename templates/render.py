@@ -25,10 +25,12 @@ from markupsafe import Markup, escape
 
 from dialogs.campaigns import campaign_best
 from dialogs.messages import Document
-from dialogs.scoring import ScoreCard, rubric_for, score
+from dialogs.reviewing import parsed_appraisals
+from dialogs.scoring import ScoreCard, rubric_for, score, score_both
 from dialogs.snapshot import Snapshot, load_snapshot
 from dialogs.spec import FormSpec
 from dialogs.text import fold
+from storage import evidence as evidence_store
 from storage.db import Database
 from templates.context import bodies, build_context, dated, vietnam_today
 from templates.layout import HEADER_LEFT_MM, TEXT_WIDTH_MM
@@ -83,12 +85,22 @@ async def submission_context(
     database: Database, submission_id: int, forms: dict[str, FormSpec] | None = None
 ) -> dict | None:
     """The context of one submission; None when there is no such submission. ``forms``: the
-    specs to read it with (default: the built-in forms)."""
+    specs to read it with (default: the built-in forms). The score page shows the appraised
+    score beside the unit's own when reviewers appraised items; the annex lists the evidence."""
     async with database.session() as session:
-        loaded = await load_scored(session, submission_id, forms)
-    if loaded is None:
-        return None
-    return build_context(*loaded)
+        snapshot = await load_snapshot(session, submission_id, forms)
+        if snapshot is None:
+            return None
+        spec = snapshot.spec
+        rubric = rubric_for(spec)
+        best = await campaign_best(session, spec, snapshot.submission.year, rubric)
+        evidence = (await evidence_store.list_evidence(session, [submission_id]))[submission_id]
+        rows = (await evidence_store.list_appraisals(session, [submission_id]))[submission_id]
+    values = parsed_appraisals(spec, rows)
+    pair = score_both(spec, snapshot.state, values, rubric, best, as_of=vietnam_today())
+    return build_context(
+        snapshot, pair.own, evidence=evidence, appraised=pair.appraised, appraisals=rows
+    )
 
 
 # HTML and PDF --------------------------------------------------------------------------------
@@ -174,9 +186,65 @@ def render_docx(context: dict) -> bytes:
     template.render(_docx_values(context), jinja_env=Environment(), autoescape=True)
     _shape_header(template.docx, context)
     _shape_tables(template.docx, context)
+    _append_appraisal(template.docx, context)
+    _append_annex(template.docx, context)
     output = BytesIO()
     template.save(output)
     return output.getvalue()
+
+
+def _grid(document, columns: list[str], rows: list[list[str]], widths_cm: list[float]):
+    """A bordered table with a bold header row, added at the end of the document."""
+    table = document.add_table(rows=1, cols=len(columns))
+    table.style = "Table Grid"
+    table.autofit = False
+    for cell, text in zip(table.rows[0].cells, columns, strict=True):
+        cell.text = text
+        for run in cell.paragraphs[0].runs:
+            run.bold = True
+    for values in rows:
+        for cell, text in zip(table.add_row().cells, values, strict=True):
+            cell.text = text
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths_cm, strict=True):
+            cell.width = Cm(width)
+    return table
+
+
+def _append_appraisal(document, context: dict) -> None:
+    """The appraised score beside the unit's own, after the score page (the Word template
+    has no place for it: it is only there when a reviewer appraised items)."""
+    appraisal = context["appraisal"]
+    if not appraisal["available"]:
+        return
+    words = appraisal["words"]
+    document.add_paragraph(words["title"], style="Section Heading")
+    if appraisal["total_line"]:
+        rows = [[g["code"], g["title"], g["own"], g["appraised"]] for g in appraisal["groups"]]
+        _grid(document, words["groups_columns"], rows, [1.5, 9.0, 2.5, 2.5])
+        total = document.add_paragraph()
+        total.add_run(appraisal["total_line"]).bold = True
+    if appraisal["items"]:
+        document.add_paragraph(words["items_title"], style="Section Heading")
+        rows = [
+            [a["code"], a["label"], a["own"], a["appraised"], a["note"]] for a in appraisal["items"]
+        ]
+        _grid(document, words["items_columns"], rows, [1.8, 5.7, 2.8, 2.8, 3.4])
+
+
+def _append_annex(document, context: dict) -> None:
+    """The annex listing the evidence (item, file, size, date received), on a page of its
+    own at the end."""
+    annex = context["annex"]
+    heading = document.add_paragraph(annex["title"], style="Form Title")
+    heading.paragraph_format.page_break_before = True
+    if not annex["rows"]:
+        document.add_paragraph(annex["none"]).runs[0].italic = True
+        return
+    rows = [
+        [e["number"], e["code"], e["label"], e["name"], e["size"], e["date"]] for e in annex["rows"]
+    ]
+    _grid(document, annex["columns"], rows, [1.1, 1.8, 5.0, 4.6, 2.0, 2.3])
 
 
 def _shape_header(document, context: dict) -> None:

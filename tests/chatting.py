@@ -7,7 +7,7 @@ import itertools
 from sqlalchemy import select
 
 from dialogs import Engine
-from dialogs.messages import Inbound, Outbound
+from dialogs.messages import Attachment, Inbound, Outbound
 from dialogs.payloads import decode
 from dialogs.snapshot import load_snapshot
 from storage import repo
@@ -63,6 +63,31 @@ class Chat:
         inbound = Inbound(self.channel, self.user, payload=typed, message_id=next_id())
         self.last = await self.engine.handle(inbound)
         return self.text
+
+    async def send(self, data: bytes, filename: str | None = "tep", size: int | None = None):
+        """Send a file (a photo when ``filename`` is None) as evidence."""
+
+        async def fetch() -> bytes:
+            self.fetched += 1
+            return data
+
+        attachment = Attachment(filename=filename, size=size, fetch=fetch)
+        inbound = Inbound(self.channel, self.user, message_id=next_id(), attachment=attachment)
+        self.last = await self.engine.handle(inbound)
+        return self.text
+
+    fetched = 0  # files downloaded by the engine
+
+    @property
+    def evidence_for(self) -> str | None:
+        """The item the bot asks evidence for, if it does."""
+        return self.last[-1].evidence_for if self.last else None
+
+    async def give_evidence(self, link: str = "https://example.gov.vn/van-ban/12") -> None:
+        """Answer a request for evidence as a person would: a link, then "xong"."""
+        while self.evidence_for is not None:
+            await self.say(link)
+            await self.say("xong")
 
     @property
     def text(self) -> str:

@@ -43,6 +43,7 @@ async def walk_to(
         assert asked is not None, chat.text
         item = spec.by_code[asked]
         await chat.say(answers.get(asked) or sample_answer(item, 2020))
+        await chat.give_evidence()
         if chat.asks == asked and say("keep_warning") in [o.label for o in chat.last[0].options]:
             await chat.say("vẫn giữ")
         elif chat.asks == asked and asked not in answers and smaller_answer(item):
@@ -150,6 +151,7 @@ async def test_conflicts_left_behind_stop_the_submission_until_resolved(engine):
     answers = {"1.7": "22", "4.2": "10"}
     while chat.asks is not None:
         await chat.say(answers.get(chat.asks) or sample_answer(spec.by_code[chat.asks], 2020))
+        await chat.give_evidence()
     await chat.say("/sua 1.7")
     await chat.say("8")  # 10 trained but only 8 staff: a warning on 4.2, asked at once
     assert chat.asks == "4.2" and "10 người tham gia đào tạo" in chat.text
@@ -229,6 +231,7 @@ async def test_next_year_begins_with_the_next_message_and_keeps_only_what_stays(
     spec = FORMS["xa-phuong"]
     while chat.asks is not None:
         await chat.say(sample_answer(spec.by_code[chat.asks], 2020))
+        await chat.give_evidence()
     await chat.say("/nop")
     assert "Đã nộp phiếu" in await chat.say("có")
     assert "đã được nộp" in await chat.say("/start")

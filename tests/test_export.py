@@ -95,6 +95,8 @@ async def test_one_ranked_row_per_unit_with_its_scores(database):
     assert [h.split("\n")[0] for h in header[8:]] == ["MỤC 3", "MỤC 4", "MỤC 5", "MỤC 6"] + [
         "MỤC 7",
         "MỤC 8",
+        "Tự đánh giá",  # both totals side by side; "Tổng điểm" is the one ranked by
+        "Thẩm định",
     ]
     assert header[8].endswith("Hạ tầng kỹ thuật công nghệ thông tin")
     rows = ranking_rows(sheet)
@@ -147,7 +149,7 @@ async def test_the_ranking_prints_on_a4_landscape_one_page_wide(database):
     made = sheet["A2"].value
     assert made.startswith("Lập ngày ") and "phiên bản 1.0 (2020)" in made
     assert sheet.freeze_panes == f"C{HEADER + 1}"
-    assert sheet.auto_filter.ref == f"A{HEADER}:N{HEADER + 3}"
+    assert sheet.auto_filter.ref == f"A{HEADER}:P{HEADER + 3}"
     assert sheet.page_setup.orientation == "landscape"
     assert str(sheet.page_setup.paperSize) == sheet.PAPERSIZE_A4
     assert sheet.sheet_properties.pageSetUpPr.fitToPage

@@ -389,3 +389,18 @@ def test_campaign_close_moves_people_on_with_their_next_message(cli_db, capsys):
     reply = asyncio.run(bind_then("chào"))
     assert "Đợt báo cáo năm 2021 đã mở" in reply and "[Năm 2021 ·" in reply
     assert main(["campaign", "close", "xa-phuong-1999"]) == 2
+
+
+async def test_ranking_names_an_appraised_total_beside_the_units_own(engine, database):
+    from dialogs import reviewing
+
+    vinh, _toan, alice, _bob, reviewer = await people(engine, database)
+    await fill_and_submit(alice)
+    assert "thẩm định" not in await reviewer.say("/xephang")
+    sid = (await submission(database, vinh)).id
+    async with database.session() as session, session.begin():
+        appraised = await reviewing.appraise(session, sid, "1.2", "5", forms=engine.forms)
+    assert appraised.refusal is None and appraised.shown == "5 người"
+    assert "1. UBND xã Hương Vinh — 0.0/0.0 điểm (0%) — thẩm định; tự đánh giá 0.0" in (
+        await reviewer.say("/xephang")
+    )

@@ -286,8 +286,9 @@ async def test_pdf_text_keeps_the_vietnamese_and_the_values(database):
     assert "TỔNG HỢP ĐIỂM ĐÁNH GIÁ" in text
     assert "phiên bản 1.0 (2020)" in text
     assert "không phải điểm chính thức" not in text
-    last = squeeze(pages[-1] + pages[-2])
-    assert "7.2" in last  # the rules of the summary end the document
+    assert "PHỤ LỤC. DANH MỤC TÀI LIỆU KIỂM CHỨNG" in pages[-1]  # the annex ends it
+    last = squeeze(pages[-2] + pages[-3])
+    assert "7.2" in last  # the rules of the summary come just before the annex
 
 
 async def test_user_text_is_escaped_in_html_and_intact_in_docx(database):

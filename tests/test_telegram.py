@@ -306,11 +306,12 @@ async def test_progress_keeps_the_question_keyboard(engine):
     assert "📊" in progress and "❓ 3.6." in question
 
 
-async def test_a_photo_gets_a_hint_and_group_chats_are_ignored(engine):
+async def test_a_photo_from_a_stranger_is_not_fetched_and_group_chats_are_ignored(engine):
     async with Harness(engine) as harness:
         await harness.app.process_update(photo_update(harness.app.bot, 11))
         await harness.send(12, "/start NOSUCH", chat_type="group")
-    assert harness.api.texts(11) == [say("telegram_text_only")]
+    assert harness.api.texts(11) == [say("not_bound")]
+    assert not harness.api.sent("getFile")
     assert harness.api.sent("sendMessage", -12) == []
 
 
@@ -371,7 +372,12 @@ async def test_commands_are_registered_with_vietnamese_descriptions(engine):
     (call,) = harness.api.sent("setMyCommands")
     commands = call.params["commands"]
     names = [c["command"] for c in commands]
-    assert names == ["tieptuc", "quaylai", "boqua", "sua", "xem", "tiendo", "nop", "huy", "trogiup"]
+    assert names == ["tieptuc", "quaylai", "boqua", "sua", "xem", "tiendo"] + [
+        "bangchung",
+        "nop",
+        "huy",
+        "trogiup",
+    ]
     assert all(c["command"] in [command.name for command in COMMANDS] for c in commands)
     assert commands[0]["description"] == "Tiếp tục từ câu chưa trả lời đầu tiên"
 

@@ -18,7 +18,7 @@ async def test_complete_walk_and_submit(database, form_id):
     await chat.start(unit=f"Đơn vị {form_id}", year=2020, form=form_id)
     # The year and the unit's name are known: never asked.
     assert chat.asks == "1.3", chat.text
-    asked, corrections, formats = [], [], []
+    asked, corrections, formats, evidence = [], [], [], []
     while chat.asks is not None:
         item = spec.by_code[chat.asks]
         if item.format:
@@ -33,11 +33,15 @@ async def test_complete_walk_and_submit(database, form_id):
             corrections.append(item.code)
             reply = await chat.say(smaller_answer(item))
         assert f"✓ Đã lưu {item.code}" in reply, reply
+        if chat.evidence_for == item.code:
+            evidence.append(item.code)
+            await chat.give_evidence()
         asked.append(item.code)
         assert len(asked) <= len(spec.items), "the walk must end"
     assert "Bạn đã trả lời hết các câu" in chat.text
     assert len(corrections) < 10, corrections
     assert {"1.4", "1.6"} <= set(formats), formats
+    assert evidence, "items that take evidence ask for it"
     assert len(asked) == len(set(asked)), "no question is asked twice"
     await chat.say("/nop")
     assert "Đã nộp phiếu" in await chat.say("có")

@@ -159,6 +159,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             "year": context["year"],
             "note": context["score"]["note"],
             **context["score_json"],
+            "appraised": context["appraised_json"],  # the reviewers' score, or null
         }
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -255,6 +255,9 @@ async def script(people: list[int]) -> tuple[dict[int, list[str]], dict, dict]:
                 if replies[-1].asks == item.code and smaller_answer(item):
                     replies = await type_in(engine, person, said, smaller_answer(item))
                 assert replies[-1].asks != item.code, replies[-1].text
+                while replies[-1].evidence_for:  # evidence asked: a link, then "xong"
+                    await type_in(engine, person, said, "https://xa.gov.vn/van-ban/655")
+                    replies = await type_in(engine, person, said, "xong")
             texts[person] = said
         return texts, *(await stored(database))
     finally:

@@ -284,9 +284,9 @@ async def test_people_on_zalo_and_telegram_share_a_units_submission(zalo, bot_to
     assert review_value(review, "1.2") == "25 người"
 
 
-async def test_non_text_events_never_reach_the_engine_even_with_a_caption(zalo, bot_token, api):
+async def test_images_reach_the_engine_as_evidence_and_other_events_never_do(zalo, bot_token, api):
     user = person(zalo, bot_token, "14")
-    engine = ScriptedEngine([Outbound("không được gửi")])
+    engine = ScriptedEngine([Outbound("đã nhận ảnh")])
     channel = ZaloChannel(engine, api)
     image = user.text_update("20")  # an image whose caption reads like an answer
     image["event_name"] = "message.image.received"
@@ -295,8 +295,9 @@ async def test_non_text_events_never_reach_the_engine_even_with_a_caption(zalo, 
     unknown["event_name"] = "message.voice.received"
     for update in (image, unknown):
         await channel.handle_update(update)
-    assert engine.seen == []
-    assert [m.text for m in user.unread()] == [say("zalo_text_only")] * 2
+    (inbound,) = engine.seen  # the image, with its photo to download; never the voice
+    assert inbound.attachment is not None and inbound.attachment.fetch is not None
+    assert [m.text for m in user.unread()] == ["đã nhận ảnh", say("zalo_text_only")]
 
 
 async def test_a_slow_turn_holds_back_the_next_message_of_its_chat_only(zalo, bot_token, api):
