@@ -24,7 +24,7 @@ DEFAULT_URL = "sqlite+aiosqlite:///./formbot.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration in migrations/versions (a test checks it against Alembic's head): a
 # database already there is not upgraded, so Alembic is not even imported (~0.3 s).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATION_LOCK = 0x666F726D626F74  # the advisory lock number of a running migration ("formbot")
 
 
