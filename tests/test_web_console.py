@@ -371,7 +371,7 @@ async def test_the_submission_page_shows_each_items_history(engine, browser):
     assert "(telegram)" in page
 
 
-# Campaign pages ------------------------------------------------------------------------------------
+# Campaign pages ----------------------------------------------------------------------------------
 
 
 async def test_the_campaign_page_lists_units_by_status_with_charts(engine, browser):
