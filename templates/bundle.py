@@ -80,9 +80,11 @@ async def export_bundle(
     target: str | Path | BinaryIO,
     progress: Progress | None = None,
     workers: int | None = None,
+    forms: dict[str, FormSpec] | None = None,
 ) -> BundleReport:
     """Write the campaign's ZIP to ``target``. ``workers``: PDF processes (default: one per
-    CPU, at most one per unit)."""
+    CPU, at most one per unit); ``forms``: the specs to read the submissions with (default:
+    the built-in forms)."""
     async with database.session() as session:
         rows = await campaign_rows(session, spec, year)
     chosen = [r for r in rows if r.status in CAMPAIGN_STATUSES and r.submission_id is not None]
@@ -114,7 +116,7 @@ async def export_bundle(
                 progress(done, len(chosen), row.unit)
 
         for row in chosen:
-            context = await submission_context(database, row.submission_id)
+            context = await submission_context(database, row.submission_id, forms)
             if context is None:  # deleted meanwhile
                 continue
             pending.append((row, start(context)))

@@ -16,6 +16,7 @@ STATUS_COLOURS = {
     "approved": "#3f9142",
 }
 MAX_DAYS = 60  # the per-day chart shows at most this many days before the deadline
+MIN_DAYS = 14  # and at least this many, so that one busy day is not one wide block
 
 
 def status_chart(counts: list[tuple[str, str, int]]) -> Markup:
@@ -45,7 +46,7 @@ def daily_chart(times: list[date], deadline: date, today: date) -> Markup:
     """Vertical bars: submissions per day, from the first submission (or up to ``MAX_DAYS``
     before the deadline) to the deadline."""
     per_day = Counter(times)
-    first = min([*per_day, min(today, deadline)])
+    first = min([*per_day, min(today, deadline), deadline - timedelta(days=MIN_DAYS - 1)])
     first = max(first, deadline - timedelta(days=MAX_DAYS - 1))
     days = [first + timedelta(days=i) for i in range((deadline - first).days + 1)] or [deadline]
     width, height, bottom = 360, 120, 18
@@ -61,7 +62,7 @@ def daily_chart(times: list[date], deadline: date, today: date) -> Markup:
         n = per_day.get(day, 0)
         h = round((height - bottom - 14) * n / top)
         x = i * step
-        fill = "#d64545" if day == deadline else "#2680c2"
+        fill = "#2680c2"
         if n:
             parts.append(
                 f'<rect x="{x + step * 0.15:.1f}" y="{height - bottom - h}" '
@@ -73,13 +74,15 @@ def daily_chart(times: list[date], deadline: date, today: date) -> Markup:
     # A few dates under the axis: the first, the deadline and some between.
     marks = sorted({0, len(days) - 1, *range(0, len(days), max(1, len(days) // 4))})
     for i in marks:
-        if i != len(days) - 1 and len(days) - 1 - i < max(1, len(days) // 8):
+        if i != len(days) - 1 and len(days) - 1 - i < max(3, len(days) // 5):
             continue  # too close to the deadline's label
         anchor = "end" if i == len(days) - 1 else ("start" if i == 0 else "middle")
         x = width if i == len(days) - 1 else (0 if i == 0 else (i + 0.5) * step)
+        last = i == len(days) - 1
         parts.append(
-            f'<text x="{x:.1f}" y="{height - 4}" font-size="10" text-anchor="{anchor}">'
-            f"{days[i]:%d/%m}</text>"
+            f'<text x="{x:.1f}" y="{height - 4}" font-size="10" text-anchor="{anchor}"'
+            + (' fill="#d64545">hạn ' if last else ">")
+            + f"{days[i]:%d/%m}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

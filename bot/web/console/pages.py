@@ -419,7 +419,13 @@ class Console:
         async with self.database.session() as session:
             campaign = await self._campaign(session, request.path_params["campaign"])
         buffer = io.BytesIO()
-        await export_bundle(self.database, self.forms[campaign.form_id], campaign.year, buffer)
+        await export_bundle(
+            self.database,
+            self.forms[campaign.form_id],
+            campaign.year,
+            buffer,
+            forms=self.forms,
+        )
         return Response(
             buffer.getvalue(),
             media_type="application/zip",
@@ -848,6 +854,7 @@ def _submission_view(snapshot, card, history, people) -> dict:
                 "new": _shown(item, change.new_value),
             }
         )
+    by_number = {p.number: p for p in state.progress()}
     sections = []
     for section in spec.sections:
         items = []
@@ -872,7 +879,19 @@ def _submission_view(snapshot, card, history, people) -> dict:
                     "history": changes.get(item.code, []),
                 }
             )
-        sections.append({"section": section, "items": items})
+        progress = by_number[section.number]
+        warned = sum(len(e["warnings"]) for e in items)
+        sections.append(
+            {
+                "section": section,
+                "items": items,
+                "done": progress.done,
+                "total": progress.total,
+                "warnings": warned,
+                # A short form reads best open; a long one by section, warnings first.
+                "open": warned > 0 or len(spec.items) <= 40,
+            }
+        )
     done, total = state.totals()
     return {
         "snapshot": snapshot,
