@@ -582,6 +582,7 @@ def test_formbot_web_login_prints_a_link_for_staff_only(tmp_path, monkeypatch, c
     assert cli(["web", "login", "telegram:7"]) == 0
     assert capsys.readouterr().out.startswith("https://bot.example.vn/login/")
     assert cli(["web", "login", "Nguyễn Văn An"]) == 0  # an admin at the server's shell
+    assert cli(["web", "login", "12345"]) == 2  # which channel's user?
     assert cli(["web", "login", "telegram:8"]) == 1
     assert "not a reviewer or an admin" in capsys.readouterr().err
 
@@ -598,3 +599,22 @@ def test_formbot_web_login_prints_a_link_for_staff_only(tmp_path, monkeypatch, c
         ("cli", "Nguyễn Văn An"),
         ("telegram", "7"),
     ]
+
+
+async def test_the_console_shares_the_server_with_the_webhooks(engine):
+    """As ``formbot run … --web`` assembles it: the webhook's route answers its own path, the
+    console every other one."""
+    from bot.web import telegram_webhook
+
+    async def process(update):
+        raise AssertionError("no update without the secret")
+
+    hook = telegram_webhook("/telegram/hook", "secret-1", process)
+    app = web_app([hook, *console_routes(engine.db, engine.forms, public_url=BASE)])
+    b = Browser(app)
+    try:
+        assert (await b.post("/telegram/hook", content=b"{}")).status_code == 403
+        assert (await b.get("/")).status_code == 401
+        assert (await b.get("/console.css")).status_code == 200
+    finally:
+        await b.close()

@@ -54,6 +54,13 @@ def cmd_web_login(args: argparse.Namespace) -> int:
             print(f"formbot web login: {args.user!r} names no user id", file=sys.stderr)
             return 2
         user = user.strip()
+    elif args.user.strip().isdigit():
+        # A bare id could be a Telegram or a Zalo user (as in FORMBOT_ADMINS).
+        print(
+            f"formbot web login: write telegram:{args.user.strip()} or zalo:{args.user.strip()}",
+            file=sys.stderr,
+        )
+        return 2
     else:
         # An admin signing in from the server, by name.
         channel, user = CLI_CHANNEL, " ".join(args.user.split())

@@ -692,7 +692,10 @@ class Console:
         data = await upload.read(UPLOAD_LIMIT + 1)
         forms = set(self.forms)
         try:
-            rows, problems = parse_units_csv(decode_csv(data), forms)
+            # A few MB of CSV take a moment to parse: not on the event loop.
+            rows, problems = await asyncio.to_thread(
+                lambda: parse_units_csv(decode_csv(data), forms)
+            )
         except CsvHeaderError as error:
             return self.message(
                 "Thiếu cột",
