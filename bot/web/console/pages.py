@@ -175,7 +175,7 @@ class Console:
                         "Trang này chỉ dành cho "
                         + say(f"role_{role}")
                         + "; tài khoản của bạn chưa có quyền này. Nếu cần, hãy liên hệ Sở TT&TT.",
-                        viewer=viewer if access.is_staff(viewer.role) else None,
+                        viewer=viewer,  # still signed in: the header offers to sign out
                         status=403,
                         back="/" if access.is_staff(viewer.role) else None,
                         back_label="Về trang chủ",
