@@ -73,5 +73,7 @@ async def test_a_failed_turn_leaves_nothing_cached(database, second, mini_spec, 
     monkeypatch.setattr(TurnStatements, "write", original)
     assert "Sở Tài chính" in await minh.say("Sở Tài chính")  # B: the same unit's 1.1
     review = await lan.say("/xem 1")
-    assert say("review_line", code="1.1", value="Sở Tài chính") in review
+    assert (
+        say("review_line", code="1.1", label="Tên cơ quan", value="Sở Tài chính", mark="") in review
+    )
     assert "Sở Nội vụ" not in review
