@@ -93,8 +93,11 @@ async def export_bundle(
     loop = asyncio.get_running_loop()
     files = 0
     with ZipFile(target, "w", ZIP_DEFLATED) as archive, _executor(workers) as pool:
-        archive.writestr(
-            phrase("bundle", "ranking", form=spec.id, year=year), write_xlsx(spec, year, rows)
+        # The spreadsheet and the compression in a thread: a web request serving the ZIP
+        # leaves the event loop free (one write at a time, so the archive sees one writer).
+        ranking = await asyncio.to_thread(write_xlsx, spec, year, rows)
+        await asyncio.to_thread(
+            archive.writestr, phrase("bundle", "ranking", form=spec.id, year=year), ranking
         )
         files += 1
         pending: deque[tuple[UnitRow, asyncio.Future]] = deque()
@@ -109,7 +112,7 @@ async def export_bundle(
             nonlocal done, files
             row, future = pending.popleft()
             for name, data in await future:
-                archive.writestr(f"{folders[row.unit]}/{name}", data)
+                await asyncio.to_thread(archive.writestr, f"{folders[row.unit]}/{name}", data)
                 files += 1
             done += 1
             if progress is not None:
