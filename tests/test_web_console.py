@@ -84,6 +84,22 @@ async def browser(console):
         await b.close()
 
 
+@pytest.fixture
+async def browser_for_forms(database, monkeypatch):
+    """Browsers on a console of the built-in forms."""
+    monkeypatch.delenv("FORMBOT_ADMINS", raising=False)
+    app = web_app(console_routes(database, None, public_url=BASE))
+    opened = []
+
+    def make() -> Browser:
+        opened.append(Browser(app))
+        return opened[-1]
+
+    yield make
+    for b in opened:
+        await b.close()
+
+
 async def person(database, user: str, role: str, channel: str = "telegram") -> None:
     async with database.session() as session, session.begin():
         await repo.set_role(session, channel=channel, external_id=user, role=role)
@@ -618,3 +634,23 @@ async def test_the_console_shares_the_server_with_the_webhooks(engine):
         assert (await b.get("/console.css")).status_code == 200
     finally:
         await b.close()
+
+
+async def test_kept_warnings_show_on_the_campaign_and_the_submission(database, browser_for_forms):
+    from test_conversation import option, start, walk_to
+
+    from dialogs import Engine
+    from templates.messages import say
+
+    engine = Engine(database)
+    await open_campaign(database, form="so-ban-nganh")
+    chat = await start(engine, "so-ban-nganh")
+    await walk_to(chat, "so-ban-nganh", "3.2.a", {"1.8": "212", "1.9": "0", "3.1.a": "212"})
+    await chat.say("230")
+    await chat.press(option(chat, say("keep_warning")))
+    b = await signed_in(browser_for_forms, database)
+    campaign = (await b.get("/campaigns/so-ban-nganh-2020")).text
+    assert "⚠ 1 cảnh báo được giữ" in campaign
+    link = re.search(r'href="(/submissions/\d+)"', campaign).group(1)
+    page = (await b.get(link)).text
+    assert "230 máy tính có Internet nhưng chỉ có 212 CBCC" in page
