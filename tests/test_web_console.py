@@ -30,7 +30,7 @@ from bot.web.console import console_routes, pages
 from dialogs import access
 from dialogs.messages import Inbound
 from storage import repo
-from storage.models import Campaign, Unit, WebLogin, WebSession, utcnow
+from storage.models import Campaign, OutboxMessage, Unit, WebLogin, WebSession, utcnow
 
 BASE = "http://console.test"
 
@@ -562,6 +562,26 @@ async def test_the_outbox_page_counts_and_lists_failures(engine, browser):
     b = await signed_in(browser, engine.db, role="admin")
     page = await b.get("/outbox")
     assert page.status_code == 200 and "Không có tin nào bị lỗi" in page.text
+    async with engine.db.session() as session, session.begin():
+        for n, status in enumerate(("sent", "sent", "failed", "queued")):
+            session.add(
+                OutboxMessage(
+                    key=f"k{n}",
+                    channel="telegram",
+                    external_id=str(70 + n),
+                    kind="reminder",
+                    text="Nhắc",
+                    status=status,
+                    reason="Forbidden: bot was blocked" if status == "failed" else None,
+                )
+            )
+    page = (await b.get("/outbox")).text
+    counts = dict(
+        (label, int(n))
+        for n, label in re.findall(r"<strong>(\d+)</strong><span>([^<]+)</span>", page)
+    )
+    assert counts == {"đang chờ": 1, "đang gửi": 0, "đã gửi": 2, "lỗi": 1, "bị chặn": 0}
+    assert "telegram:72: Forbidden: bot was blocked" in page
 
 
 # Chat /web and formbot web login -----------------------------------------------------------------
