@@ -674,3 +674,15 @@ async def test_kept_warnings_show_on_the_campaign_and_the_submission(database, b
     link = re.search(r'href="(/submissions/\d+)"', campaign).group(1)
     page = (await b.get(link)).text
     assert "230 máy tính có Internet nhưng chỉ có 212 CBCC" in page
+
+
+async def test_a_submissions_documents_download_as_attachments(engine, browser):
+    await open_campaign(engine.db)
+    _unit, form = await submitted_unit(engine, engine.db)
+    b = await signed_in(browser, engine.db)
+    docx = await b.get(f"/submissions/{form.id}/form.docx")
+    assert docx.status_code == 200 and docx.content[:2] == b"PK"
+    assert 'filename="phieu-mini-2020-ubnd-xa-da-nop.docx"' in docx.headers["content-disposition"]
+    pdf = await b.get(f"/submissions/{form.id}/form.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert (await b.get(f"/submissions/{form.id}/form.exe")).status_code == 404
