@@ -200,8 +200,9 @@ class App:
         delivery: bool = True,
         on_handled: Callable[[str], None] | None = None,
         web_routes: Sequence[Any] = (),
+        console: bool = False,
     ) -> None:
-        if telegram is None and zalo is None:
+        if telegram is None and zalo is None and not (web_routes or console):
             raise ValueError("no channel to serve")
         self.engine = engine
         self.database: Database = engine.db
@@ -210,7 +211,8 @@ class App:
         self.web_settings = web or WebSettings()
         self.run_delivery = delivery
         self.on_handled = on_handled
-        self.web_routes = list(web_routes)  # more pages on the same server (a web console)
+        self.web_routes = list(web_routes)  # more pages on the same server
+        self.console = console  # the web console, on the same server, after everything else
         self.telegram = None  # the PTB Application
         self.zalo = None  # the ZaloChannel
         self.web = None  # the WebServer
@@ -221,14 +223,19 @@ class App:
         """Everything, in start-up order; ``StartError`` when a part cannot start (what was
         started is stopped again by ``stop``)."""
         await self.database.upgrade()
-        routes: list = list(self.web_routes)
         token = self.telegram_settings.token if self.telegram_settings else None
-        routes += review_pages(self.engine, token)
+        routes: list = review_pages(self.engine, token)
         senders: dict = {}
         if self.telegram_settings is not None:
             routes += self._build_telegram(senders)
         if self.zalo_settings is not None:
             routes += self._build_zalo(senders)
+        routes += self.web_routes
+        if self.console:
+            from bot.web.console import console_routes
+
+            # Last: the console answers every path the webhooks and links do not take.
+            routes += console_routes(self.database, self.engine.forms)
         # The token first (getMe), so that a webhook request finds the channel ready.
         await self._each_receiver("prepare")
         if routes:
@@ -336,6 +343,20 @@ class App:
                 log.exception("stopping %s failed", what)
         self.web = self.delivery = None
         self._receivers = []
+
+
+async def serve_web(listen: str, port: int, *, prog: str) -> int:
+    """``formbot web``: the web console alone (no channel; what it queues, such as returns
+    and reminders, the running bot's delivery loop sends)."""
+    database = Database()
+    app = App(Engine(database, all_forms()), web=WebSettings(listen, port), console=True)
+    app.run_delivery = False
+
+    def ready() -> None:
+        shown = "127.0.0.1" if listen in ("0.0.0.0", "::") else listen
+        print(f"{prog}: the web console is on http://{shown}:{app.web.port}/", flush=True)
+
+    return await serve(app, prog=prog, on_ready=ready)
 
 
 async def serve(app: App, *, prog: str, on_ready: Callable[[], None] | None = None) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 from dialogs.campaigns import LOCAL_TZ
 from dialogs.messages import Inbound, Outbound
 from storage import repo
+from storage import web as web_store
 from storage.models import Invite, Respondent, utcnow
 from templates.messages import say
 
@@ -243,3 +244,74 @@ async def take_invite(session, invite: Invite, existing: Respondent | None) -> b
             if (submission.form_id, submission.year) == (invite.form_id, invite.year):
                 return True
     return await repo.consume_invite(session, invite.code)
+
+
+# The web console's sign-in links --------------------------------------------------------------
+
+WEB_LOGIN_TTL = timedelta(minutes=15)
+WEB_SESSION_TTL = timedelta(hours=8)
+DEFAULT_WEB_URL = "http://127.0.0.1:8080"  # `formbot web`'s default address
+
+
+def public_url() -> str | None:
+    """``FORMBOT_PUBLIC_URL`` without its trailing slash; None when it is not set."""
+    url = os.environ.get("FORMBOT_PUBLIC_URL", "").strip().rstrip("/")
+    return url or None
+
+
+async def issue_web_login(
+    session, channel: str, user: str, name: str | None = None, base_url: str | None = None
+) -> str:
+    """A one-time sign-in link to the web console for ``channel:user`` (whose role is checked
+    again on every page): works once, for ``WEB_LOGIN_TTL``; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    await web_store.create_login(
+        session,
+        token,
+        channel=channel,
+        external_id=user,
+        name=name,
+        now=now,
+        expires_at=now + WEB_LOGIN_TTL,
+    )
+    base = base_url or public_url() or DEFAULT_WEB_URL
+    return f"{base}/login/{token}"
+
+
+async def create_invite(
+    session,
+    *,
+    unit_id: int,
+    form_id: str,
+    year: int,
+    role: str = "respondent",
+    uses: int | None = None,
+    days: int = 30,
+) -> Invite:
+    """A new invite with a fresh code (``formbot invite``, the web console's invites)."""
+    for _attempt in range(10):
+        code = new_code()
+        if await repo.get_invite(session, code) is None:
+            break
+    return await repo.create_invite(
+        session,
+        code=code,
+        unit_id=unit_id,
+        form_id=form_id,
+        year=year,
+        role=role,
+        uses_left=uses,
+        expires_at=utcnow() + timedelta(days=days),
+    )
+
+
+def bot_username() -> str | None:
+    """``TELEGRAM_BOT_USERNAME`` without its @; None when it is not set."""
+    return os.environ.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@") or None
+
+
+def invite_link(code: str, username: str | None = None) -> str | None:
+    """The Telegram deep link that opens the bot with ``code``; None without a bot name."""
+    username = username or bot_username()
+    return f"https://t.me/{username}?start={code}" if username else None

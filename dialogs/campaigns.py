@@ -438,3 +438,14 @@ async def notify_unit(
             for r in people
         ],
     )
+
+
+async def kept_warning_counts(session, spec: FormSpec, rows: list[UnitProgress]) -> dict[int, int]:
+    """How many warnings each submission's people kept ("Vẫn giữ"), by submission id."""
+    ids = [row.submission.id for row in rows if row.submission is not None]
+    stored = parse_answer_rows(spec, await repo.answers_of(session, ids))
+    years = {row.submission.id: row.submission.year for row in rows if row.submission}
+    return {
+        submission_id: len(FormState(spec, answers, years[submission_id]).kept_warnings())
+        for submission_id, answers in stored.items()
+    }

@@ -58,6 +58,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("tralai", ("return",), "reviewer", staff.return_for_fixes),
     Command("duyet", ("approve",), "reviewer", staff.approve),
     Command("thongbao", ("announce",), "admin", staff.announce),
+    Command("web", ("console",), "reviewer", staff.web_login),
 )
 _BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.words)}
 START = _BY_WORD["start"]

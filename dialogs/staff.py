@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from dialogs import access
 from dialogs import campaigns as camp
 from dialogs.access import EVERYTHING, Scope
 from dialogs.messages import Document, Inbound, Outbound
@@ -253,10 +254,28 @@ async def _change_status(
         return [Outbound(say("no_submission", unit=unit.name))]
     if refusal := _outside(submission, unit, scope):
         return refusal
+    _done, text = await change_status(
+        session, submission, unit, trigger, reason, by=f"{inbound.channel}:{inbound.user}"
+    )
+    return [Outbound(text)]
+
+
+async def change_status(
+    session,
+    submission: Submission,
+    unit: Unit,
+    trigger: str,
+    reason: str | None = None,
+    *,
+    by: str,
+) -> tuple[bool, str]:
+    """Return (``return_for_fixes``, with a reason) or approve (``approve``) a submission and
+    queue the notice to the people filling it (the outbox); whether it was done and what to
+    tell the reviewer. Chat (/tralai, /duyet) and the web console both come here."""
     if not SUBMISSION.allows(submission.status, trigger):
         status = camp.status_label(camp.unit_status(submission, 1))
         key = "return_not_allowed" if trigger == "return_for_fixes" else "approve_not_allowed"
-        return [Outbound(say(key, unit=unit.name, year=submission.year, status=status))]
+        return False, say(key, unit=unit.name, year=submission.year, status=status)
     status = SUBMISSION.next(submission.status, trigger)
     changes = {"status": status}
     if trigger == "return_for_fixes":
@@ -266,21 +285,21 @@ async def _change_status(
     )
     submission.status = status
     log.info(
-        "%s:%s %s submission %s of %s%s",
-        inbound.channel,
-        inbound.user,
+        "%s %s submission %s of %s%s",
+        by,
         trigger,
         submission.id,
         unit.name,
         f" ({reason})" if reason else "",
     )
     if trigger == "return_for_fixes":
+        submission.returned_reason = reason
         notice = say("returned_notice", unit=unit.name, year=submission.year, reason=reason)
         told = await camp.notify_unit(session, submission, "returned", notice)
-        return [Outbound(say("return_done", unit=unit.name, year=submission.year, told=told))]
+        return True, say("return_done", unit=unit.name, year=submission.year, told=told)
     notice = say("approved_notice", unit=unit.name, year=submission.year)
     told = await camp.notify_unit(session, submission, "approved", notice)
-    return [Outbound(say("approve_done", unit=unit.name, year=submission.year, told=told))]
+    return True, say("approve_done", unit=unit.name, year=submission.year, told=told)
 
 
 async def return_for_fixes(
@@ -371,6 +390,20 @@ async def queue_announcement(
         text=text,
         started_by=started_by,
     )
+
+
+async def web_login(
+    services: Services, session, inbound: Inbound, argument: str, scope: Scope = EVERYTHING
+) -> list[Outbound]:
+    """``/web``: a one-time link that signs this reviewer or admin in to the web console."""
+    if access.public_url() is None:
+        return [Outbound(say("web_unavailable"))]
+    person = await repo.get_respondent(session, inbound.channel, inbound.user)
+    name = (person.name if person else None) or inbound.name
+    link = await access.issue_web_login(session, inbound.channel, inbound.user, name)
+    minutes = int(access.WEB_LOGIN_TTL.total_seconds() // 60)
+    log.info("%s:%s asked for a web console link", inbound.channel, inbound.user)
+    return [Outbound(say("web_link", link=link, minutes=minutes))]
 
 
 async def run(

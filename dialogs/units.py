@@ -94,3 +94,103 @@ def _unique_part(units: Sequence[U], name: str, rest: str) -> UnitMatch[U]:
     if not matches:
         return UnitMatch(problem="not_found", name=name)
     return UnitMatch(problem="ambiguous", name=name, candidates=matches)
+
+
+# Units from a CSV file (``formbot units import``, the web console's upload) --------------------
+
+UNIT_COLUMNS = ("name", "type", "parent", "contact")
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of an uploaded CSV as spreadsheets save it: UTF-8 (with or without BOM),
+    UTF-16 with its BOM (Excel's "Unicode text"), else Windows-1258 (Vietnamese Windows);
+    composed (NFC) so that a name matches however it was typed."""
+    import codecs
+    import unicodedata
+
+    if data.startswith(codecs.BOM_UTF8):
+        text = data[len(codecs.BOM_UTF8) :].decode("utf-8")
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            # Windows-1258 writes Vietnamese with combining tone marks; NFC joins them.
+            text = data.decode("cp1258", errors="replace")
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass(frozen=True)
+class CsvProblem:
+    """One bad line of a units CSV: ``kind`` names the wording (``units_csv_<kind>``)."""
+
+    line: int
+    kind: Literal["fields", "no_name", "unknown_type"]
+    fields: int = 0
+    header: int = 0
+    name: str = ""
+    type: str = ""
+
+    def english(self, forms: Sequence[str]) -> str:
+        if self.kind == "fields":
+            return f"line {self.line}: {self.fields} fields, the header has {self.header}"
+        if self.kind == "no_name":
+            return f"line {self.line}: the name is empty"
+        shown = self.type or "(empty)"
+        return (
+            f"line {self.line}: unknown type {shown!r} for {self.name!r} "
+            f"(one of {', '.join(sorted(forms))})"
+        )
+
+
+class CsvHeaderError(ValueError):
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            f"the header lacks {', '.join(missing)} (columns: {', '.join(UNIT_COLUMNS)})"
+        )
+        self.missing = missing
+
+
+def parse_units_csv(text: str, forms: set[str]) -> tuple[list[tuple[int, dict]], list[CsvProblem]]:
+    """The good rows (with their line numbers) and the bad lines; ``CsvHeaderError`` when
+    the header lacks a needed column. Comma, semicolon or tab separated."""
+    import csv
+
+    try:
+        dialect = csv.Sniffer().sniff(text.partition("\n")[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(text.splitlines(keepends=True), dialect)
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in ("name", "type") if c not in header]
+    if missing:
+        raise CsvHeaderError(missing)
+    rows: list[tuple[int, dict]] = []
+    problems: list[CsvProblem] = []
+    for fields in reader:
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) > len(header):
+            problems.append(CsvProblem(line, "fields", fields=len(fields), header=len(header)))
+            continue
+        row = {h: (fields[i].strip() if i < len(fields) else "") for i, h in enumerate(header)}
+        name, kind = " ".join(row.get("name", "").split()), row.get("type", "").strip().lower()
+        if not name:
+            problems.append(CsvProblem(line, "no_name"))
+        elif kind not in forms:
+            problems.append(CsvProblem(line, "unknown_type", name=name, type=kind))
+        else:
+            rows.append(
+                (
+                    line,
+                    {
+                        "name": name,
+                        "form_id": kind,
+                        "parent": row.get("parent") or None,
+                        "contact": row.get("contact") or None,
+                    },
+                )
+            )
+    return rows, problems

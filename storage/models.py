@@ -266,3 +266,32 @@ class Appraisal(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     reviewer: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WebLogin(SQLModel, table=True):
+    """A one-time sign-in link of the web console (``formbot web login``, chat ``/web``):
+    only the SHA-256 of its token is kept; it works once, until ``expires_at``."""
+
+    __tablename__ = "web_logins"
+    token_hash: str = Field(primary_key=True)
+    channel: str  # telegram | zalo | cli (an admin named at the server's shell)
+    external_id: str
+    name: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    used_at: datetime | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser of the web console: the SHA-256 of its cookie, whose it is, its
+    CSRF token (sent back in every form), until when it works."""
+
+    __tablename__ = "web_sessions"
+    token_hash: str = Field(primary_key=True)
+    channel: str
+    external_id: str
+    name: str | None = None
+    csrf: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
+    ended_at: datetime | None = None

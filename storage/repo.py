@@ -419,3 +419,55 @@ async def wrong_codes_since(
 
 async def forget_wrong_codes(session: AsyncSession, before: datetime) -> None:
     await session.execute(delete(InviteAttempt).where(InviteAttempt.at < before))
+
+
+# The web console ------------------------------------------------------------------------------
+
+
+async def live_invites(
+    session: AsyncSession, form_id: str, year: int, now: datetime
+) -> list[tuple[Invite, Unit]]:
+    """The invites of a form and year that still work (not expired, uses left), newest last."""
+    stmt = (
+        select(Invite, Unit)
+        .join(Unit, Unit.id == Invite.unit_id)
+        .where(
+            Invite.form_id == form_id,
+            Invite.year == year,
+            (Invite.expires_at.is_(None)) | (Invite.expires_at > now),
+            (Invite.uses_left.is_(None)) | (Invite.uses_left > 0),
+        )
+        .order_by(Invite.created_at, Invite.code)
+    )
+    return [(i, u) for i, u in (await session.execute(stmt)).all()]
+
+
+async def set_unit_contact(session: AsyncSession, unit_id: int, contact: str | None) -> Unit | None:
+    unit = await session.get(Unit, unit_id)
+    if unit is not None:
+        unit.contact = contact
+        await session.flush()
+    return unit
+
+
+async def submission_times(session: AsyncSession, form_id: str, year: int) -> list[datetime]:
+    """When each submission of a form and year that has been submitted was (last) submitted."""
+    stmt = select(Submission.submitted_at).where(
+        Submission.form_id == form_id,
+        Submission.year == year,
+        Submission.submitted_at.is_not(None),
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def respondents_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Respondent]:
+    if not ids:
+        return {}
+    stmt = select(Respondent).where(Respondent.id.in_(ids))
+    return {r.id: r for r in (await session.execute(stmt)).scalars()}
+
+
+async def list_campaigns(session: AsyncSession) -> list[Campaign]:
+    """Every campaign, open ones first, newest year first."""
+    stmt = select(Campaign).order_by(Campaign.status.desc(), Campaign.year.desc(), Campaign.id)
+    return list((await session.execute(stmt)).scalars())

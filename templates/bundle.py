@@ -85,9 +85,11 @@ async def export_bundle(
     target: str | Path | BinaryIO,
     progress: Progress | None = None,
     workers: int | None = None,
+    forms: dict[str, FormSpec] | None = None,
 ) -> BundleReport:
     """Write the campaign's ZIP to ``target``. ``workers``: PDF processes (default: one per
-    CPU, at most one per unit)."""
+    CPU, at most one per unit); ``forms``: the specs to read the submissions with (default:
+    the built-in forms)."""
     async with database.session() as session:
         rows = await campaign_rows(session, spec, year)
     chosen = [r for r in rows if r.status in CAMPAIGN_STATUSES and r.submission_id is not None]
@@ -96,8 +98,11 @@ async def export_bundle(
     loop = asyncio.get_running_loop()
     files = 0
     with ZipFile(target, "w", ZIP_DEFLATED) as archive, _executor(workers) as pool:
-        archive.writestr(
-            phrase("bundle", "ranking", form=spec.id, year=year), write_xlsx(spec, year, rows)
+        # The spreadsheet and the compression in a thread: a web request serving the ZIP
+        # leaves the event loop free (one write at a time, so the archive sees one writer).
+        ranking = await asyncio.to_thread(write_xlsx, spec, year, rows)
+        await asyncio.to_thread(
+            archive.writestr, phrase("bundle", "ranking", form=spec.id, year=year), ranking
         )
         files += 1
         pending: deque[tuple[UnitRow, asyncio.Future]] = deque()
@@ -112,7 +117,7 @@ async def export_bundle(
             nonlocal done, files
             row, future = pending.popleft()
             for name, data in await future:
-                archive.writestr(f"{folders[row.unit]}/{name}", data)
+                await asyncio.to_thread(archive.writestr, f"{folders[row.unit]}/{name}", data)
                 files += 1
             done += 1
             if progress is not None:
@@ -120,7 +125,7 @@ async def export_bundle(
 
         for row in chosen:
             files += await _write_evidence(database, archive, folders[row.unit], row.submission_id)
-            context = await submission_context(database, row.submission_id)
+            context = await submission_context(database, row.submission_id, forms)
             if context is None:  # deleted meanwhile
                 continue
             pending.append((row, start(context)))

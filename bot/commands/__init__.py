@@ -1,5 +1,5 @@
 """Sub-commands of ``formbot``; each module has ``register(subparsers)``."""
 
-from bot.commands import chat, documents, forms, operations, review, run
+from bot.commands import chat, documents, forms, operations, review, run, web
 
-COMMAND_MODULES = [forms, chat, run, documents, review, operations]
+COMMAND_MODULES = [forms, chat, run, documents, review, operations, web]

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from storage.db import Database
     from storage.models import Respondent, Unit
 
-UNIT_COLUMNS = ("name", "type", "parent", "contact")
 BOT_PLACEHOLDER = "your_bot"
 
 
@@ -161,50 +160,15 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def read_units_csv(path: Path, forms: set[str]) -> tuple[list[tuple[int, dict]], list[str]]:
-    """The good rows (with their line numbers) and one problem line per bad row."""
-    text = path.read_text(encoding="utf-8-sig")
+    """The good rows (with their line numbers) and one problem line per bad row
+    (``dialogs.units.parse_units_csv``; UTF-8, UTF-16 with BOM or Windows-1258)."""
+    from dialogs.units import CsvHeaderError, decode_csv, parse_units_csv
+
     try:
-        dialect = csv.Sniffer().sniff(text.partition("\n")[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(text.splitlines(keepends=True), dialect)
-    header = [h.strip().lower() for h in next(reader, [])]
-    missing = [c for c in ("name", "type") if c not in header]
-    if missing:
-        raise ValueError(
-            f"{path}: the header lacks {', '.join(missing)} (columns: {', '.join(UNIT_COLUMNS)})"
-        )
-    rows, problems = [], []
-    for fields in reader:
-        line = reader.line_num
-        if not any(f.strip() for f in fields):
-            continue
-        if len(fields) > len(header):
-            problems.append(f"line {line}: {len(fields)} fields, the header has {len(header)}")
-            continue
-        row = {h: (fields[i].strip() if i < len(fields) else "") for i, h in enumerate(header)}
-        name, kind = " ".join(row.get("name", "").split()), row.get("type", "").strip().lower()
-        if not name:
-            problems.append(f"line {line}: the name is empty")
-        elif kind not in forms:
-            shown = kind or "(empty)"
-            problems.append(
-                f"line {line}: unknown type {shown!r} for {name!r} "
-                f"(one of {', '.join(sorted(forms))})"
-            )
-        else:
-            rows.append(
-                (
-                    line,
-                    {
-                        "name": name,
-                        "form_id": kind,
-                        "parent": row.get("parent") or None,
-                        "contact": row.get("contact") or None,
-                    },
-                )
-            )
-    return rows, problems
+        rows, problems = parse_units_csv(decode_csv(path.read_bytes()), forms)
+    except CsvHeaderError as error:
+        raise ValueError(f"{path}: {error}") from None
+    return rows, [problem.english(sorted(forms)) for problem in problems]
 
 
 def cmd_units_import(args: argparse.Namespace) -> int:
@@ -405,14 +369,16 @@ async def resolve_unit(session, text: str) -> Unit | list[Unit]:
 
 
 def bot_username() -> str:
-    return os.environ.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@") or BOT_PLACEHOLDER
+    from dialogs.access import bot_username as configured
+
+    return configured() or BOT_PLACEHOLDER
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
     from dialogs import campaigns as camp
-    from dialogs.access import new_code
+    from dialogs.access import create_invite
     from storage import repo
-    from storage.models import Unit, utcnow
+    from storage.models import Unit
     from templates.messages import say
 
     forms = all_forms()
@@ -453,20 +419,14 @@ def cmd_invite(args: argparse.Namespace) -> int:
                         f"no open campaign for {form_id}: open one with formbot campaign open "
                         f"--form {form_id} --year N --deadline YYYY-MM-DD, or pass --year"
                     )
-            expires = utcnow() + dt.timedelta(days=days)
-            for _attempt in range(10):
-                code = new_code()
-                if await repo.get_invite(session, code) is None:
-                    break
-            invite = await repo.create_invite(
+            invite = await create_invite(
                 session,
-                code=code,
                 unit_id=unit.id,
                 form_id=form_id,
                 year=year,
                 role=args.role,
-                uses_left=uses,
-                expires_at=expires,
+                uses=uses,
+                days=days,
             )
             return (unit, invite), None
 

@@ -15,6 +15,7 @@ import sys
 
 TELEGRAM_PORT = 8443
 ZALO_PORT = 8080
+WEB_HELP = "also serve the web console on the same web server (sign-in links: FORMBOT_PUBLIC_URL)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help=f"web server port when Telegram polls ({ZALO_PORT}; with --webhook-url: --port)",
     )
+    tg.add_argument("--web", action="store_true", help=WEB_HELP)
     tg.set_defaults(handler=cmd_run_telegram)
 
     z = run_sub.add_parser(
@@ -71,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     z.add_argument("--listen", default="0.0.0.0", help="web server address (0.0.0.0)")
     z.add_argument("--port", type=int, default=ZALO_PORT, help=f"web server port ({ZALO_PORT})")
+    z.add_argument("--web", action="store_true", help=WEB_HELP)
     z.set_defaults(handler=cmd_run_zalo)
 
 
@@ -107,7 +110,7 @@ def cmd_run_telegram(args: argparse.Namespace) -> int:
         zalo = ZaloSettings.from_env(args.zalo_webhook_url) if also else None
     except ConfigError as exc:
         return _fail(prog, str(exc))
-    return _run(prog, telegram=telegram, zalo=zalo, web=web)
+    return _run(prog, telegram=telegram, zalo=zalo, web=web, console=args.web)
 
 
 def cmd_run_zalo(args: argparse.Namespace) -> int:
@@ -118,7 +121,9 @@ def cmd_run_zalo(args: argparse.Namespace) -> int:
         zalo = ZaloSettings.from_env(args.webhook_url)
     except ConfigError as exc:
         return _fail("formbot run zalo", str(exc))
-    return _run("formbot run zalo", zalo=zalo, web=WebSettings(args.listen, args.port))
+    return _run(
+        "formbot run zalo", zalo=zalo, web=WebSettings(args.listen, args.port), console=args.web
+    )
 
 
 def _check_admins() -> None:

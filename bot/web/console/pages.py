@@ -1,0 +1,926 @@
+"""The console's routes. Every page checks the session and the role on the server; every POST
+checks the session's CSRF token before it reads anything else of the form. Pages that change
+something reuse the bot's own paths: returns and approvals go through ``dialogs.staff`` (the
+people filling the form get the same chat notice through the outbox), reminders through
+``bot.reminders``, closing a campaign through ``storage.repo.close_campaign``.
+
+Blocking work runs off the event loop: PDFs and DOCX in a thread, the campaign ZIP in worker
+processes (``templates.bundle``), the spreadsheet in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from functools import cache, wraps
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+
+from bot.web.console import auth, charts
+from dialogs import access
+from dialogs import campaigns as camp
+from dialogs.kinds import format_value
+from dialogs.phases import SUBMISSION
+from dialogs.spec import FormSpec, all_forms
+from dialogs.staff import change_status
+from dialogs.units import CsvHeaderError, decode_csv, parse_units_csv
+from storage import outbox as queue
+from storage import repo
+from storage.db import Database
+from storage.models import Campaign, utcnow
+from storage.turns import StaleVersion
+from templates.messages import say
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+CSS = HERE / "static" / "console.css"
+UPLOAD_LIMIT = 5 * 1024 * 1024  # a units CSV of a province is a few kB
+FORM_OVERHEAD = 64 * 1024  # the multipart framing and the other fields of a form
+REASON_LIMIT = 1000
+FAILURES_SHOWN = 30
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PREVIEW_AGENTS = ("TelegramBot", "facebookexternalhit", "Slackbot", "Discordbot", "WhatsApp")
+
+
+class TooLarge(Exception):
+    pass
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local"] = _local
+    env.filters["status_label"] = camp.status_label
+    return env
+
+
+def _local(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    return camp.local_now(moment).strftime(fmt) if moment else "—"
+
+
+def _attachment(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class Console:
+    def __init__(
+        self,
+        database: Database,
+        forms: dict[str, FormSpec] | None = None,
+        *,
+        public_url: str | None = None,
+    ) -> None:
+        self.database = database
+        self.forms = forms if forms is not None else all_forms()
+        self.public_url = public_url if public_url is not None else access.public_url()
+        self.secure = (self.public_url or "").startswith("https://")
+
+    # Rendering -------------------------------------------------------------------------------
+
+    def page(
+        self,
+        template: str,
+        *,
+        viewer: auth.Viewer | None = None,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        html = (
+            _environment()
+            .get_template(template)
+            .render(viewer=viewer, csrf_field=auth.CSRF_FIELD, **context)
+        )
+        headers = {
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "no-referrer",  # sign-in links are in the URL
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+            "style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        }
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    def message(
+        self,
+        title: str,
+        text: str,
+        *,
+        viewer: auth.Viewer | None = None,
+        status: int = 200,
+        back: str | None = None,
+        back_label: str = "Quay lại",
+        sign_in_help: bool = False,
+    ) -> HTMLResponse:
+        return self.page(
+            "message.html.j2",
+            viewer=viewer,
+            status=status,
+            title=title,
+            text=text,
+            back=back,
+            back_label=back_label,
+            sign_in_help=sign_in_help,
+        )
+
+    # Guards ----------------------------------------------------------------------------------
+
+    def needs(self, role: str | None) -> Callable:
+        """A route for ``role`` or above (None: any signed-in person, to sign out): without a
+        session the sign-in page (401), with another role 403; a POST without this session's
+        CSRF token 403, changing nothing."""
+
+        def wrap(handler: Callable[..., Awaitable[Response]]) -> Callable:
+            @wraps(handler)
+            async def route(request: Request) -> Response:
+                viewer = await auth.current_viewer(self.database, request)
+                if viewer is None:
+                    return self.message(
+                        "Chưa đăng nhập",
+                        "Trang này cần đăng nhập.",
+                        status=401,
+                        sign_in_help=True,
+                    )
+                if role is not None and not access.allowed(viewer.role, role):
+                    log.warning(
+                        "web: refused %s %s to %s:%s (role %s)",
+                        request.method,
+                        request.url.path,
+                        viewer.channel,
+                        viewer.external_id,
+                        viewer.role,
+                    )
+                    return self.message(
+                        "Không có quyền",
+                        "Trang này chỉ dành cho "
+                        + say(f"role_{role}")
+                        + "; tài khoản của bạn chưa có quyền này. Nếu cần, hãy liên hệ Sở TT&TT.",
+                        viewer=viewer,  # still signed in: the header offers to sign out
+                        status=403,
+                        back="/" if access.is_staff(viewer.role) else None,
+                        back_label="Về trang chủ",
+                    )
+                form = None
+                if request.method == "POST":
+                    try:
+                        form = await self._read_form(request)
+                    except TooLarge:
+                        return self.message(
+                            "Tệp quá lớn",
+                            f"Tệp gửi lên lớn hơn {UPLOAD_LIMIT // (1024 * 1024)} MB nên không "
+                            "được nhận; không có gì thay đổi. Tệp CSV danh sách đơn vị thường "
+                            "chỉ vài chục kB: hãy kiểm tra lại tệp (lưu dạng CSV, không phải "
+                            "Excel).",
+                            viewer=viewer,
+                            status=413,
+                            back=request.url.path if request.url.path == "/units" else "/units",
+                        )
+                    if not auth.csrf_ok(viewer, form.get(auth.CSRF_FIELD)):
+                        log.warning("web: refused a POST without the right CSRF token")
+                        return self.message(
+                            "Yêu cầu không hợp lệ",
+                            "Biểu mẫu này đã cũ hoặc không được gửi từ trang quản trị (thiếu mã "
+                            "bảo vệ CSRF); không có gì thay đổi. Hãy tải lại trang rồi thử lại.",
+                            viewer=viewer,
+                            status=403,
+                            back="/",
+                            back_label="Về trang chủ",
+                        )
+                return await handler(request, viewer, form)
+
+            return route
+
+        return wrap
+
+    async def _read_form(self, request: Request) -> FormData:
+        """The form, read only up to ``UPLOAD_LIMIT`` (and its framing): a larger body is
+        refused from its Content-Length before it is read, or as soon as it grows past."""
+        cap = UPLOAD_LIMIT + FORM_OVERHEAD
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            raise TooLarge
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > cap:
+                raise TooLarge
+        request._body = bytes(body)  # Starlette parses the form from the body read here
+        form = await request.form(max_part_size=UPLOAD_LIMIT + 1)
+        for value in form.values():
+            if isinstance(value, UploadFile) and (value.size or 0) > UPLOAD_LIMIT:
+                raise TooLarge
+        return form
+
+    # Sign-in ---------------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        agent = request.headers.get("user-agent", "")
+        if request.method == "GET" and any(a in agent for a in PREVIEW_AGENTS):
+            # A chat app fetching a link preview must not use up the one-time link.
+            return self.page("login_confirm.html.j2", token=token)
+        cookie, problem = await auth.open_session(self.database, token)
+        if cookie is None:
+            texts = {
+                "unknown": "Đường dẫn đăng nhập không đúng (có thể bị chép thiếu).",
+                "used": "Đường dẫn đăng nhập này đã được dùng (mỗi đường dẫn chỉ dùng một lần).",
+                "expired": "Đường dẫn đăng nhập này đã hết hạn (chỉ dùng được trong 15 phút).",
+                "role": "Tài khoản này không có quyền người duyệt hay quản trị.",
+            }
+            return self.message(
+                "Không đăng nhập được",
+                texts.get(problem or "unknown", texts["unknown"]),
+                status=403 if problem == "role" else 400,
+                sign_in_help=True,
+            )
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            auth.COOKIE,
+            cookie,
+            max_age=int(access.WEB_SESSION_TTL.total_seconds()),
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    async def logout(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+        await auth.close_session(self.database, viewer.token)
+        response = self.message(
+            "Đã đăng xuất",
+            "Bạn đã đăng xuất khỏi trang quản trị.",
+            sign_in_help=True,
+        )
+        response.delete_cookie(
+            auth.COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure
+        )
+        return response
+
+    async def stylesheet(self, request: Request) -> Response:
+        return Response(
+            CSS.read_bytes(),
+            media_type="text/css; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    # Campaigns -------------------------------------------------------------------------------
+
+    async def _campaign(self, session, campaign_id: str) -> Campaign:
+        campaign = await repo.get_campaign(session, campaign_id)
+        if campaign is None or campaign.form_id not in self.forms:
+            raise HTTPException(404)
+        return campaign
+
+    async def index(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        today = camp.local_today()
+        cards = []
+        async with self.database.session() as session:
+            for campaign in await repo.list_campaigns(session):
+                if campaign.form_id not in self.forms:
+                    continue
+                rows = await camp.campaign_progress(session, campaign, self.forms)
+                done = sum(1 for r in rows if r.status in ("submitted", "approved"))
+                counts = {s: sum(1 for r in rows if r.status == s) for s in camp.UNIT_STATUSES}
+                cards.append(
+                    {
+                        "campaign": campaign,
+                        "title": self.forms[campaign.form_id].title,
+                        "units": len(rows),
+                        "done": done,
+                        "percent": round(100 * done / len(rows)) if rows else 0,
+                        "days_left": camp.days_left(campaign, today),
+                        "counts": [(s, n) for s, n in counts.items() if n],
+                    }
+                )
+        return self.page("index.html.j2", viewer=viewer, cards=cards)
+
+    async def campaign(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        wanted = request.query_params.get("status", "").strip()
+        statuses, unknown = camp.parse_statuses(wanted.split()) if wanted else (set(), [])
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, request.path_params["campaign"])
+            rows = await camp.campaign_progress(session, campaign, self.forms)
+            warnings = await camp.kept_warning_counts(session, self.forms[campaign.form_id], rows)
+            times = await repo.submission_times(session, campaign.form_id, campaign.year)
+        counts = [
+            (s, camp.status_label(s), sum(1 for r in rows if r.status == s))
+            for s in camp.UNIT_STATUSES
+        ]
+        shown = [r for r in rows if not statuses or r.status in statuses]
+        today = camp.local_today()
+        return self.page(
+            "campaign.html.j2",
+            viewer=viewer,
+            campaign=campaign,
+            title=self.forms[campaign.form_id].title,
+            rows=shown,
+            total=len(rows),
+            counts=counts,
+            warnings=warnings,
+            status_filter=wanted if statuses else "",
+            unknown_filter=" ".join(unknown),
+            days_left=camp.days_left(campaign, today),
+            status_chart=charts.status_chart(counts),
+            daily_chart=charts.daily_chart(
+                [camp.local_today(t) for t in times], campaign.deadline, today
+            ),
+        )
+
+    async def remind(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        from bot.reminders import queue_reminders
+
+        campaign_id = request.path_params["campaign"]
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, campaign_id)
+            rows = await camp.campaign_progress(session, campaign, self.forms)
+        back = f"/campaigns/{campaign.id}"
+        if campaign.status != "open":
+            return self.message(
+                "Đợt đã đóng",
+                f"Đợt {campaign.id} đã đóng nên không gửi nhắc nhở.",
+                viewer=viewer,
+                status=409,
+                back=back,
+            )
+        if request.method == "POST":
+            result = await queue_reminders(self.database, campaign.id, forms=self.forms)
+            log.info(
+                "web: %s:%s queued %d reminders for %s",
+                viewer.channel,
+                viewer.external_id,
+                result.queued,
+                campaign.id,
+            )
+            text = f"Đã xếp {result.queued} tin nhắc vào hàng đợi gửi cho đợt {campaign.id}."
+            if result.already:
+                text += f" {result.already} người đã được nhắc trong ngày nên không nhắc lại."
+            return self.message("Đã xếp lịch nhắc", text, viewer=viewer, back=back)
+        preview = await queue_reminders(self.database, campaign.id, forms=self.forms, dry_run=True)
+        async with self.database.session() as session:
+            already = await queue.existing_keys(
+                session, [r.key for r in preview.recipients if r.key]
+            )
+        lonely = [r for r in rows if r.status in camp.NOT_SUBMITTED and not r.bound]
+        return self.page(
+            "remind.html.j2",
+            viewer=viewer,
+            campaign=campaign,
+            day=preview.day,
+            recipients=preview.recipients,
+            already=already,
+            to_send=sum(1 for r in preview.recipients if r.key not in already),
+            lonely=lonely,
+        )
+
+    async def close(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        campaign_id = request.path_params["campaign"]
+        if request.method == "GET":
+            async with self.database.session() as session:
+                campaign = await self._campaign(session, campaign_id)
+            return self.page("close.html.j2", viewer=viewer, campaign=campaign)
+        async with self.database.session() as session, session.begin():
+            campaign = await self._campaign(session, campaign_id)
+            await repo.close_campaign(session, campaign.id)
+        log.info("web: %s:%s closed %s", viewer.channel, viewer.external_id, campaign.id)
+        return self.message(
+            "Đã đóng đợt",
+            f"Đợt {campaign.id} đã đóng. Khi có đợt mới của biểu mẫu này, người điền sẽ "
+            "chuyển sang đợt mới ở tin nhắn kế tiếp.",
+            viewer=viewer,
+            back=f"/campaigns/{campaign.id}",
+        )
+
+    async def documents_zip(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        from templates.bundle import export_bundle
+
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, request.path_params["campaign"])
+        buffer = io.BytesIO()
+        await export_bundle(
+            self.database,
+            self.forms[campaign.form_id],
+            campaign.year,
+            buffer,
+            forms=self.forms,
+        )
+        return Response(
+            buffer.getvalue(),
+            media_type="application/zip",
+            headers={"Content-Disposition": _attachment(f"ho-so-{campaign.id}.zip")},
+        )
+
+    async def ranking_xlsx(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        from templates.export import campaign_rows, write_xlsx
+
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, request.path_params["campaign"])
+            spec = self.forms[campaign.form_id]
+            rows = await campaign_rows(session, spec, campaign.year)
+        data = await asyncio.to_thread(write_xlsx, spec, campaign.year, rows)
+        return Response(
+            data,
+            media_type=XLSX,
+            headers={"Content-Disposition": _attachment(f"xep-hang-{campaign.id}.xlsx")},
+        )
+
+    # Invites ---------------------------------------------------------------------------------
+
+    async def _newest_invites(self, session, campaign: Campaign, role: str) -> list[dict]:
+        """The newest working invite of each unit for ``role`` (what the sheet prints)."""
+        newest: dict[int, dict] = {}
+        for invite, unit in await repo.live_invites(
+            session, campaign.form_id, campaign.year, utcnow()
+        ):
+            if invite.role == role:
+                link = access.invite_link(invite.code)
+                newest[unit.id] = {"invite": invite, "unit": unit, "link": link}
+        return sorted(newest.values(), key=lambda e: e["unit"].name)
+
+    async def invites(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        campaign_id = request.path_params["campaign"]
+        created = None
+        if request.method == "POST":
+            role = form.get("role", "respondent")
+            if role not in ("respondent", "reviewer"):
+                role = "respondent"
+            try:
+                uses = int(form.get("uses") or 0) or None
+                days = int(form.get("days") or 0) or (7 if role == "reviewer" else 30)
+            except ValueError:
+                uses = days = -1
+            if (uses is not None and uses < 1) or not 1 <= days <= 366:
+                return self.message(
+                    "Số liệu không hợp lệ",
+                    "Số lượt dùng phải là số nguyên từ 1 trở lên (để trống: không giới hạn) và "
+                    "số ngày hiệu lực từ 1 đến 366, ví dụ 30.",
+                    viewer=viewer,
+                    status=400,
+                    back=f"/campaigns/{campaign_id}/invites",
+                )
+            async with self.database.session() as session, session.begin():
+                campaign = await self._campaign(session, campaign_id)
+                rows = await camp.campaign_progress(session, campaign, self.forms)
+                for row in rows:
+                    await access.create_invite(
+                        session,
+                        unit_id=row.unit.id,
+                        form_id=campaign.form_id,
+                        year=campaign.year,
+                        role=role,
+                        uses=uses,
+                        days=days,
+                    )
+            created = len(rows)
+            log.info("web: %s:%s created %d invites", viewer.channel, viewer.external_id, created)
+        role = request.query_params.get("role", "respondent")
+        role = role if role in ("respondent", "reviewer") else "respondent"
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, campaign_id)
+            entries = await self._newest_invites(session, campaign, role)
+        return self.page(
+            "invites.html.j2",
+            viewer=viewer,
+            campaign=campaign,
+            entries=entries,
+            role=role,
+            created=created,
+            bot_named=access.bot_username() is not None,
+        )
+
+    async def invites_sheet(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        import segno
+
+        role = request.query_params.get("role", "respondent")
+        role = role if role in ("respondent", "reviewer") else "respondent"
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, request.path_params["campaign"])
+            entries = await self._newest_invites(session, campaign, role)
+        for entry in entries:
+            content = entry["link"] or entry["invite"].code
+            qr = segno.make(content, error="m")
+            entry["qr"] = qr.svg_inline(scale=3, border=2, omitsize=True)
+        return self.page(
+            "invites_sheet.html.j2",
+            viewer=viewer,
+            campaign=campaign,
+            title=self.forms[campaign.form_id].title,
+            entries=entries,
+            role=role,
+        )
+
+    async def invites_csv(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        role = request.query_params.get("role", "respondent")
+        role = role if role in ("respondent", "reviewer") else "respondent"
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, request.path_params["campaign"])
+            entries = await self._newest_invites(session, campaign, role)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["don_vi", "ma_moi", "duong_dan", "vai_tro", "het_han", "luot_con_lai"])
+        for e in entries:
+            invite = e["invite"]
+            writer.writerow(
+                [
+                    e["unit"].name,
+                    invite.code,
+                    e["link"] or "",
+                    invite.role,
+                    _local(invite.expires_at, "%Y-%m-%d"),
+                    "" if invite.uses_left is None else invite.uses_left,
+                ]
+            )
+        # With a BOM, so that Excel opens the Vietnamese names right.
+        return Response(
+            "\ufeff" + out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": _attachment(f"ma-moi-{campaign.id}.csv")},
+        )
+
+    # Submissions -----------------------------------------------------------------------------
+
+    async def _submission_id(self, request: Request) -> int:
+        raw = request.path_params["submission"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+            raise HTTPException(404)
+        return int(raw)
+
+    async def submission(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        from templates.render import load_scored
+
+        submission_id = await self._submission_id(request)
+        async with self.database.session() as session:
+            found = await repo.get_submission(session, submission_id)
+            if found is None or found.form_id not in self.forms:
+                raise HTTPException(404)
+            snapshot, card = await load_scored(session, submission_id, self.forms)
+            history = await repo.answer_history(session, submission_id)
+            people = await repo.respondents_by_id(
+                session, sorted({h.respondent_id for h in history if h.respondent_id})
+            )
+            bound = [
+                r
+                for r in await repo.respondents_of_unit(session, snapshot.unit.id)
+                if r.submission_id == submission_id
+            ]
+            campaign = await repo.get_campaign(
+                session, camp.campaign_id(snapshot.spec.id, snapshot.submission.year)
+            )
+        return self.page(
+            "submission.html.j2",
+            viewer=viewer,
+            **_submission_view(snapshot, card, history, people),
+            bound=bound,
+            campaign=campaign,
+            can_return=SUBMISSION.allows(snapshot.submission.status, "return_for_fixes"),
+            can_approve=SUBMISSION.allows(snapshot.submission.status, "approve"),
+        )
+
+    async def change(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+        submission_id = await self._submission_id(request)
+        trigger = "approve" if request.url.path.endswith("/approve") else "return_for_fixes"
+        back = f"/submissions/{submission_id}"
+        reason = " ".join(str(form.get("reason") or "").split())
+        async with self.database.session() as session, session.begin():
+            submission = await repo.get_submission(session, submission_id)
+            if submission is None or submission.form_id not in self.forms:
+                raise HTTPException(404)
+            unit = await repo.get_unit(session, submission.unit_id)
+            if trigger == "return_for_fixes" and not reason:
+                return self.message(
+                    "Cần ghi lý do",
+                    f"Hãy ghi lý do trả lại phiếu của {unit.name} (ví dụ: thiếu số liệu mục 3); "
+                    "người điền phiếu sẽ nhận được lý do này. Phiếu chưa bị trả lại.",
+                    viewer=viewer,
+                    status=400,
+                    back=back,
+                )
+            if len(reason) > REASON_LIMIT:
+                return self.message(
+                    "Lý do quá dài",
+                    f"Lý do dài {len(reason)} ký tự, tối đa {REASON_LIMIT}. Phiếu chưa bị trả lại.",
+                    viewer=viewer,
+                    status=400,
+                    back=back,
+                )
+            try:
+                done, text = await change_status(
+                    session,
+                    submission,
+                    unit,
+                    trigger,
+                    reason or None,
+                    by=f"web {viewer.channel}:{viewer.external_id}",
+                )
+            except StaleVersion:
+                done, text = False, "Phiếu vừa được thay đổi; hãy tải lại trang rồi thử lại."
+        return self.message(
+            "Đã cập nhật" if done else "Chưa thay đổi",
+            text,
+            viewer=viewer,
+            status=200 if done else 409,
+            back=back,
+            back_label="Quay lại phiếu",
+        )
+
+    async def document(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        from templates.render import MIME_TYPES, document_filename, render, submission_context
+
+        submission_id = await self._submission_id(request)
+        fmt = request.path_params["fmt"]
+        context = await submission_context(self.database, submission_id, self.forms)
+        if context is None:
+            raise HTTPException(404)
+        data = await asyncio.to_thread(render, context, fmt)
+        return Response(
+            data,
+            media_type=MIME_TYPES[fmt],
+            headers={"Content-Disposition": _attachment(document_filename(context, fmt))},
+        )
+
+    # Units -----------------------------------------------------------------------------------
+
+    async def units(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        from storage import campaigns as campaign_reads
+
+        async with self.database.session() as session:
+            units = await repo.list_units(session)
+            people = await campaign_reads.respondents_of_units(session, [u.id for u in units])
+        count = {u.id: sum(1 for p in people if p.unit_id == u.id) for u in units}
+        return self.page(
+            "units.html.j2",
+            viewer=viewer,
+            units=units,
+            people=count,
+            types=sorted(self.forms),
+            limit_mb=UPLOAD_LIMIT // (1024 * 1024),
+        )
+
+    async def units_upload(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return self.message(
+                "Chưa chọn tệp",
+                "Hãy chọn tệp CSV danh sách đơn vị (cột name, type, parent, contact) rồi bấm "
+                "Tải lên.",
+                viewer=viewer,
+                status=400,
+                back="/units",
+            )
+        data = await upload.read(UPLOAD_LIMIT + 1)
+        forms = set(self.forms)
+        try:
+            # A few MB of CSV take a moment to parse: not on the event loop.
+            rows, problems = await asyncio.to_thread(
+                lambda: parse_units_csv(decode_csv(data), forms)
+            )
+        except CsvHeaderError as error:
+            return self.message(
+                "Thiếu cột",
+                "Dòng đầu của tệp phải có tên cột; đang thiếu: "
+                + ", ".join(error.missing)
+                + ". Các cột: name, type, parent, contact (ví dụ: name,type,parent,contact). "
+                "Không có đơn vị nào được thêm.",
+                viewer=viewer,
+                status=400,
+                back="/units",
+            )
+        counts = {"created": 0, "updated": 0, "unchanged": 0}
+        async with self.database.session() as session, session.begin():
+            for _line, row in rows:
+                _unit, what = await repo.upsert_unit(session, **row)
+                counts[what] += 1
+        log.info("web: %s:%s imported %d units", viewer.channel, viewer.external_id, len(rows))
+        lines = [
+            say(
+                f"units_csv_{p.kind}",
+                line=p.line,
+                fields=p.fields,
+                header=p.header,
+                name=p.name,
+                type=p.type,
+                types=", ".join(sorted(forms)),
+            )
+            for p in problems
+        ]
+        return self.page(
+            "units_report.html.j2",
+            viewer=viewer,
+            filename=upload.filename,
+            imported=len(rows),
+            counts=counts,
+            problems=lines,
+        )
+
+    async def unit_contact(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+        raw = request.path_params["unit"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+            raise HTTPException(404)
+        contact = " ".join(str(form.get("contact") or "").split())[:200] or None
+        async with self.database.session() as session, session.begin():
+            unit = await repo.set_unit_contact(session, int(raw), contact)
+        if unit is None:
+            raise HTTPException(404)
+        return RedirectResponse("/units", status_code=303)
+
+    # The outbox ------------------------------------------------------------------------------
+
+    async def outbox(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        async with self.database.session() as session:
+            counts = await queue.outbox_counts(session)
+            failed = await queue.outbox_messages(session, status="failed")
+        return self.page(
+            "outbox.html.j2",
+            viewer=viewer,
+            counts=[
+                (s, counts.get(s, 0)) for s in ("queued", "sending", "sent", "failed", "blocked")
+            ],
+            failed=list(reversed(failed[-FAILURES_SHOWN:])),
+        )
+
+    # Errors ----------------------------------------------------------------------------------
+
+    async def http_error(self, request: Request, exc: HTTPException) -> Response:
+        viewer = await auth.current_viewer(self.database, request)
+        if exc.status_code == 405:
+            return self.message(
+                "Không thực hiện được",
+                "Trang này không nhận kiểu yêu cầu này. Hãy quay về trang chủ.",
+                viewer=viewer,
+                status=405,
+                back="/",
+                back_label="Về trang chủ",
+            )
+        return self.message(
+            "Không tìm thấy",
+            "Không có trang hay mục này (có thể mã đã sai hoặc mục đã bị xoá).",
+            viewer=viewer,
+            status=404 if exc.status_code == 404 else exc.status_code,
+            back="/",
+            back_label="Về trang chủ",
+        )
+
+    async def server_error(self, request: Request, exc: Exception) -> Response:
+        log.exception("web console: %s %s failed", request.method, request.url.path)
+        return self.message(
+            "Có lỗi xảy ra",
+            "Máy chủ gặp lỗi khi xử lý yêu cầu này; không có gì thay đổi. Hãy thử lại sau ít "
+            "phút; nếu vẫn lỗi, báo cho Sở TT&TT kèm thời điểm xảy ra.",
+            status=500,
+            back="/",
+            back_label="Về trang chủ",
+        )
+
+    # Routes ----------------------------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        reviewer, admin = self.needs("reviewer"), self.needs("admin")
+        get, post, both = ["GET"], ["POST"], ["GET", "POST"]
+        c = "/campaigns/{campaign}"
+        s = "/submissions/{submission}"
+        return [
+            Route("/console.css", self.stylesheet, methods=get),
+            Route("/login/{token}", self.login, methods=both),
+            Route("/logout", self.needs(None)(self.logout), methods=post),
+            Route("/", reviewer(self.index), methods=get),
+            Route(c, reviewer(self.campaign), methods=get),
+            Route(c + "/remind", admin(self.remind), methods=both),
+            Route(c + "/close", admin(self.close), methods=both),
+            Route(c + "/documents.zip", reviewer(self.documents_zip), methods=get),
+            Route(c + "/ranking.xlsx", reviewer(self.ranking_xlsx), methods=get),
+            Route(c + "/invites", admin(self.invites), methods=both),
+            Route(c + "/invites/print", admin(self.invites_sheet), methods=get),
+            Route(c + "/invites.csv", admin(self.invites_csv), methods=get),
+            Route(s, reviewer(self.submission), methods=get),
+            Route(s + "/return", reviewer(self.change), methods=post),
+            Route(s + "/approve", reviewer(self.change), methods=post),
+            Route(s + "/form.{fmt:str}", reviewer(self._document_format), methods=get),
+            Route("/units", admin(self.units), methods=get),
+            Route("/units/upload", admin(self.units_upload), methods=post),
+            Route("/units/{unit}/contact", admin(self.unit_contact), methods=post),
+            Route("/outbox", admin(self.outbox), methods=get),
+        ]
+
+    async def _document_format(self, request: Request, viewer, form) -> Response:
+        if request.path_params["fmt"] not in ("docx", "pdf"):
+            raise HTTPException(404)
+        return await self.document(request, viewer, form)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=self.routes(),
+            exception_handlers={HTTPException: self.http_error, Exception: self.server_error},
+        )
+
+
+def _submission_view(snapshot, card, history, people) -> dict:
+    """What the submission page shows: answers by section with labels, computed values,
+    kept warnings and each item's history; the score."""
+    spec, state = snapshot.spec, snapshot.state
+    kept: dict[str, list[str]] = {}
+    for conflict in state.kept_warnings():
+        kept.setdefault(conflict.item.code, []).append(state.message(conflict.constraint))
+    changes: dict[str, list[dict]] = {}
+    for change in history:
+        item = spec.by_code.get(change.code)
+        if item is None:
+            continue
+        person = people.get(change.respondent_id)
+        changes.setdefault(change.code, []).append(
+            {
+                "who": (person.name or f"{person.channel}:{person.external_id}") if person else "—",
+                "channel": change.channel or "—",
+                "at": change.at,
+                "old": _shown(item, change.old_value),
+                "new": _shown(item, change.new_value),
+            }
+        )
+    by_number = {p.number: p for p in state.progress()}
+    sections = []
+    for section in spec.sections:
+        items = []
+        for item in section.items:
+            if not state.applies.get(item.code, True):
+                continue
+            stored = state.stored.get(item.code)
+            value = state.value(item.code)
+            if stored is not None and stored.skipped:
+                shown = "(bỏ qua)"
+            elif value is None:
+                shown = "—"
+            else:
+                shown = format_value(item, value)
+            items.append(
+                {
+                    "item": item,
+                    "value": shown,
+                    "computed": not item.asked,
+                    "missing": item.required and state.is_open(item),
+                    "warnings": kept.get(item.code, []),
+                    "history": changes.get(item.code, []),
+                }
+            )
+        progress = by_number[section.number]
+        warned = sum(len(e["warnings"]) for e in items)
+        sections.append(
+            {
+                "section": section,
+                "items": items,
+                "done": progress.done,
+                "total": progress.total,
+                "warnings": warned,
+                # A short form reads best open; a long one by section, warnings first.
+                "open": warned > 0 or len(spec.items) <= 40,
+            }
+        )
+    done, total = state.totals()
+    return {
+        "snapshot": snapshot,
+        "card": card,
+        "sections": sections,
+        "done": done,
+        "total": total,
+        "warning_count": sum(len(w) for w in kept.values()),
+    }
+
+
+def _shown(item, stored: Any) -> str:
+    if stored is None:
+        return "—"
+    try:
+        return format_value(item, item.type.from_json(stored)) or "—"
+    except Exception:  # an answer stored under an older spec: show it as stored
+        return str(stored)
+
+
+def console_app(database: Database, forms: dict[str, FormSpec] | None = None, **kw) -> Starlette:
+    return Console(database, forms, **kw).app()
+
+
+def console_routes(
+    database: Database, forms: dict[str, FormSpec] | None = None, **kw
+) -> list[Mount]:
+    """The console as one mount that answers every path not taken before it."""
+    return [Mount("", app=console_app(database, forms, **kw))]
