@@ -645,12 +645,13 @@ class Console:
             )
         view = _submission_view(snapshot, pair.own, history, people)
         by_code = {e.code: e for e in evidence or []}
+        elsewhere = refused["reason"] if refused else None  # no item of the page to show it
         for section in view["sections"]:
             for entry in section["items"]:
                 entry["evidence"] = by_code.get(entry["item"].code)
-                entry["refused"] = (
-                    refused if refused and refused["code"] == entry["item"].code else None
-                )
+                entry["refused"] = None
+                if refused and refused["code"] == entry["item"].code and not entry["computed"]:
+                    entry["refused"], elsewhere = refused, None
         return self.page(
             "submission.html.j2",
             viewer=viewer,
@@ -658,6 +659,7 @@ class Console:
             **view,
             pair=pair,
             score_rows=_score_rows(pair),
+            refused_elsewhere=elsewhere,
             bound=bound,
             campaign=campaign,
             can_return=SUBMISSION.allows(snapshot.submission.status, "return_for_fixes"),
