@@ -64,6 +64,14 @@ def item_block(page: str, code: str) -> str:
     return found.group(1)
 
 
+def section_open(page: str, code: str) -> bool:
+    """Whether the section holding the item is open."""
+    before = page[: page.index(f'id="i-{code}"')]
+    return (
+        before[before.rindex('<details class="card section"') :].split(">", 1)[0].endswith(" open")
+    )
+
+
 async def appraisals(database) -> list[tuple[int, str, str]]:
     async with database.session() as session:
         rows = (await session.execute(select(Appraisal))).scalars().all()
@@ -159,14 +167,16 @@ async def test_an_appraisal_is_recorded_refused_and_withdrawn(database, browser_
     page = (await b.get(path)).text
     assert "Điểm tự đánh giá: 15.85/" in page and "Điểm thẩm định" not in page
     assert f'action="{path}/appraise"' in item_block(page, "3.1.a")
+    assert not section_open(page, "3.1.a")  # a long form reads by section
 
     note = "Kiểm tra thực tế chỉ có 30 máy"
     csrf = await b.csrf()
     done = await b.post(
         f"{path}/appraise", {"csrf": csrf, "code": "3.1.a", "value": "30", "note": note}
     )
-    assert done.status_code == 303 and done.headers["location"] == f"{path}#i-3.1.a"
-    page = (await b.get(path)).text
+    assert done.status_code == 303 and done.headers["location"] == f"{path}?item=3.1.a#i-3.1.a"
+    page = (await b.get(done.headers["location"])).text
+    assert section_open(page, "3.1.a")  # back where the reviewer was
     block = item_block(page, "3.1.a")
     assert "Thẩm định: <strong>30" in block and note in block and "telegram:900" in block
     assert "Điểm tự đánh giá: 15.85/" in page
@@ -181,6 +191,7 @@ async def test_an_appraisal_is_recorded_refused_and_withdrawn(database, browser_
     assert refused.status_code == 400
     block = item_block(refused.text, "3.1.a")
     assert 'role="alert"' in block and 'value="nhiều lắm"' in block  # kept to correct
+    assert section_open(refused.text, "3.1.a") and '<details class="appraise" open>' in block
     assert 'role="alert"' not in item_block(refused.text, "3.6")
     assert await appraisals(database) == [(sid, "3.1.a", note)]  # nothing changed
     empty = await b.post(f"{path}/appraise", {"csrf": csrf, "code": "3.6", "value": " "})

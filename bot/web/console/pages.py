@@ -646,12 +646,17 @@ class Console:
         view = _submission_view(snapshot, pair.own, history, people)
         by_code = {e.code: e for e in evidence or []}
         elsewhere = refused["reason"] if refused else None  # no item of the page to show it
+        # The section of the item just appraised (or refused) opens, to be seen at once.
+        focus = refused["code"] if refused else request.query_params.get("item")
         for section in view["sections"]:
             for entry in section["items"]:
-                entry["evidence"] = by_code.get(entry["item"].code)
+                code = entry["item"].code
+                entry["evidence"] = by_code.get(code)
                 entry["refused"] = None
-                if refused and refused["code"] == entry["item"].code and not entry["computed"]:
+                if refused and refused["code"] == code and not entry["computed"]:
                     entry["refused"], elsewhere = refused, None
+                if code == focus:
+                    section["open"] = True
         return self.page(
             "submission.html.j2",
             viewer=viewer,
@@ -699,9 +704,8 @@ class Console:
             code,
             submission.id,
         )
-        return RedirectResponse(
-            f"/submissions/{submission.id}#i-{quote(code, safe='.')}", status_code=303
-        )
+        at = quote(code, safe=".")
+        return RedirectResponse(f"/submissions/{submission.id}?item={at}#i-{at}", status_code=303)
 
     async def evidence(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
         """One evidence file, as an attachment of the type it was checked to be."""
