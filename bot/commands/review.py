@@ -1,6 +1,7 @@
 """``formbot evidence|appraise``: a submission's evidence per item (and one file's bytes), and
-a reviewer's appraised value of an item, for operators until the web console shows them; both
-call the same services the web console does (``dialogs.reviewing``)."""
+a reviewer's appraised value of an item, for operators at the server's shell; the web console
+shows and records the same on ``/submissions/<id>``, through the same services
+(``dialogs.reviewing``)."""
 
 from __future__ import annotations
 

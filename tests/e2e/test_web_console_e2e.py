@@ -92,6 +92,43 @@ async def campaign_with_a_submitted_form(database: Database) -> int:
     return form.id
 
 
+EVIDENCE_NAME = "Quyết định ban hành quy chế.pdf"
+EVIDENCE = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+async def add_evidence(database: Database, submission_id: int) -> None:
+    """A scan and a link for 7.1 (Quy chế), as the bot stores what a unit sends."""
+    import hashlib
+
+    from storage.models import Blob, Evidence
+
+    digest = hashlib.sha256(EVIDENCE).hexdigest()
+    async with database.session() as session, session.begin():
+        session.add(
+            Blob(digest=digest, data=EVIDENCE, mime_type="application/pdf", size=len(EVIDENCE))
+        )
+        await session.flush()
+        session.add(
+            Evidence(
+                submission_id=submission_id,
+                code="7.1",
+                kind="file",
+                digest=digest,
+                filename=EVIDENCE_NAME,
+                mime_type="application/pdf",
+                size=len(EVIDENCE),
+            )
+        )
+        session.add(
+            Evidence(
+                submission_id=submission_id,
+                code="7.1",
+                kind="link",
+                url="https://soyte.binhdinh.gov.vn/van-ban/quy-che-attt",
+            )
+        )
+
+
 async def sign_in_link(database: Database, user: str, base: str) -> str:
     async with database.session() as session, session.begin():
         return await access.issue_web_login(session, "telegram", user, None, base_url=base)
@@ -166,6 +203,29 @@ async def test_a_reviewer_returns_a_form_downloads_the_zip_and_signs_out(console
             assert page.url == f"{base}/submissions/{submission_id}"
             assert "Nguyễn Thị Lan" in await page.content()
             await page.screenshot(path=str(SHOTS / "web-submission.png"), full_page=True)
+
+            # Its evidence, and one appraisal recorded beside the unit's own answer.
+            await add_evidence(database, submission_id)
+            await page.reload()
+            item = page.locator("#i-7\\.1")
+            await page.click("details.section:has(#i-7\\.1) > summary")
+            async with page.expect_download() as download_info:
+                await item.locator("a[download]").click()
+            download = await download_info.value
+            assert download.suggested_filename == EVIDENCE_NAME
+            assert Path(await download.path()).read_bytes() == EVIDENCE
+            await item.locator("details.appraise > summary").click()
+            await item.locator("input[name=value]").fill("không")
+            await item.locator("textarea[name=note]").fill("Chưa có quyết định ban hành")
+            await item.screenshot(path=str(SHOTS / "web-appraise-form.png"))
+            await item.locator("button:has-text('Lưu thẩm định')").click()
+            assert "#i-7.1" in page.url
+            shown = await page.locator("#i-7\\.1 .appraised").inner_text()
+            assert "Thẩm định: Không" in shown and "Chưa có quyết định" in shown
+            assert "Điểm thẩm định" in await page.locator("section.score").inner_text()
+            await page.locator("#i-7\\.1").scroll_into_view_if_needed()
+            await page.screenshot(path=str(SHOTS / "web-submission2.png"))
+            await page.screenshot(path=str(SHOTS / "web-submission2-full.png"), full_page=True)
             await page.fill("textarea[name=reason]", "Thiếu số liệu mục 3.2, bổ sung giúp")
             await page.click("button:has-text('Trả lại để sửa')")
             assert "1 người điền phiếu" in await page.locator("main").inner_text()

@@ -5,13 +5,15 @@ opens a session: a random cookie (HttpOnly, SameSite=Lax, Secure under https) wh
 stored with its CSRF token (``storage.web``). The role is read again on every request from the
 roles the bot already knows (``dialogs.access``: admins from ``FORMBOT_ADMINS`` or the
 database, reviewers bound by invite), so taking a role away takes effect at the next click.
+The reviewer's scope (``dialogs.access.Scope``: the campaigns and forms they review) is read
+the same way, here only: the pages ask ``Viewer.covers`` before showing a campaign or a form.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -36,6 +38,11 @@ class Viewer:
     role: str | None
     csrf: str
     token: str
+    scope: access.Scope = field(default=access.Scope())  # nothing unless told
+
+    def covers(self, form_id: str, year: int) -> bool:
+        """Whether this person may see the campaign ``form_id``-``year`` and its forms."""
+        return self.scope.covers(form_id, year)
 
     @property
     def label(self) -> str:
@@ -49,10 +56,20 @@ class Viewer:
 
 
 async def role_of(session, channel: str, external_id: str) -> str | None:
+    return (await role_and_scope(session, channel, external_id))[0]
+
+
+async def role_and_scope(
+    session, channel: str, external_id: str
+) -> tuple[str | None, access.Scope]:
+    """The person's role and what they review, as the chat commands read them."""
     if channel == CLI_CHANNEL:
-        return "admin"
+        return "admin", access.EVERYTHING
     person = await repo.get_respondent(session, channel, external_id)
-    return access.role_of(person, channel, external_id)
+    return (
+        access.role_of(person, channel, external_id),
+        access.scope_of(person, channel, external_id),
+    )
 
 
 async def current_viewer(database: Database, request: Request) -> Viewer | None:
@@ -64,8 +81,8 @@ async def current_viewer(database: Database, request: Request) -> Viewer | None:
         row = await web_store.find_session(session, token, utcnow())
         if row is None:
             return None
-        role = await role_of(session, row.channel, row.external_id)
-    return Viewer(row.channel, row.external_id, row.name, role, row.csrf, token)
+        role, scope = await role_and_scope(session, row.channel, row.external_id)
+    return Viewer(row.channel, row.external_id, row.name, role, row.csrf, token, scope)
 
 
 async def open_session(database: Database, token: str) -> tuple[str | None, str | None]:

@@ -14,6 +14,7 @@ import asyncio
 import csv
 import io
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import cache, wraps
@@ -30,7 +31,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from bot.web.console import auth, charts
-from dialogs import access
+from dialogs import access, reviewing
 from dialogs import campaigns as camp
 from dialogs.kinds import format_value
 from dialogs.phases import SUBMISSION
@@ -40,7 +41,7 @@ from dialogs.units import CsvHeaderError, decode_csv, parse_units_csv
 from storage import outbox as queue
 from storage import repo
 from storage.db import Database
-from storage.models import Campaign, utcnow
+from storage.models import Campaign, Submission, utcnow
 from storage.turns import StaleVersion
 from templates.messages import say
 
@@ -71,7 +72,16 @@ def _environment() -> Environment:
     )
     env.filters["local"] = _local
     env.filters["status_label"] = camp.status_label
+    env.filters["file_type"] = _file_type
     return env
+
+
+def _file_type(mime_type: str | None) -> str:
+    """ "PDF", "JPG", "DOCX": the type an evidence file was found to be, as people name it."""
+    from dialogs.evidence import ACCEPTED
+
+    known = ACCEPTED.get(mime_type or "")
+    return known[0].upper() if known else (mime_type or "?")
 
 
 def _local(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
@@ -79,8 +89,14 @@ def _local(moment: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
 
 
 def _attachment(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    """An attachment named as sent (RFC 6266 with RFC 5987's ``filename*`` in UTF-8), and for
+    older clients the same name in ASCII: Vietnamese letters without their marks."""
+    name = "".join(ch for ch in filename if ch.isprintable()) or "tep"  # no CR/LF in a header
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    plain = plain.encode("ascii", "replace").decode()
+    plain = plain.replace('"', "_").replace("\\", "_").replace("?", "_")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class Console:
@@ -288,11 +304,21 @@ class Console:
 
     # Campaigns -------------------------------------------------------------------------------
 
-    async def _campaign(self, session, campaign_id: str) -> Campaign:
+    async def _campaign(self, session, campaign_id: str, viewer: auth.Viewer) -> Campaign:
+        """The campaign, 404 when unknown, 403 outside the viewer's scope."""
         campaign = await repo.get_campaign(session, campaign_id)
         if campaign is None or campaign.form_id not in self.forms:
             raise HTTPException(404)
+        _check_scope(viewer, campaign.form_id, campaign.year)
         return campaign
+
+    async def _submission(self, session, request: Request, viewer: auth.Viewer) -> Submission:
+        """The submission of the path, 404 when unknown, 403 outside the viewer's scope."""
+        submission = await repo.get_submission(session, await self._submission_id(request))
+        if submission is None or submission.form_id not in self.forms:
+            raise HTTPException(404)
+        _check_scope(viewer, submission.form_id, submission.year)
+        return submission
 
     async def index(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
         today = camp.local_today()
@@ -301,6 +327,8 @@ class Console:
             for campaign in await repo.list_campaigns(session):
                 if campaign.form_id not in self.forms:
                     continue
+                if not viewer.covers(campaign.form_id, campaign.year):
+                    continue  # another reviewer's campaign
                 rows = await camp.campaign_progress(session, campaign, self.forms)
                 done = sum(1 for r in rows if r.status in ("submitted", "approved"))
                 counts = {s: sum(1 for r in rows if r.status == s) for s in camp.UNIT_STATUSES}
@@ -321,10 +349,11 @@ class Console:
         wanted = request.query_params.get("status", "").strip()
         statuses, unknown = camp.parse_statuses(wanted.split()) if wanted else (set(), [])
         async with self.database.session() as session:
-            campaign = await self._campaign(session, request.path_params["campaign"])
+            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
             rows = await camp.campaign_progress(session, campaign, self.forms)
             warnings = await camp.kept_warning_counts(session, self.forms[campaign.form_id], rows)
             times = await repo.submission_times(session, campaign.form_id, campaign.year)
+            scores = await self._unit_scores(session, campaign)
         counts = [
             (s, camp.status_label(s), sum(1 for r in rows if r.status == s))
             for s in camp.UNIT_STATUSES
@@ -340,6 +369,7 @@ class Console:
             total=len(rows),
             counts=counts,
             warnings=warnings,
+            scores=scores,
             status_filter=wanted if statuses else "",
             unknown_filter=" ".join(unknown),
             days_left=camp.days_left(campaign, today),
@@ -349,12 +379,24 @@ class Console:
             ),
         )
 
+    async def _unit_scores(self, session, campaign: Campaign) -> dict[int, Any]:
+        """Submission id → its ranking row (own score, and the appraised one where reviewers
+        appraised), for the forms that are scored."""
+        from dialogs.scoring import rubric_for
+        from templates.export import campaign_rows
+
+        spec = self.forms[campaign.form_id]
+        if rubric_for(spec) is None:
+            return {}
+        rows = await campaign_rows(session, spec, campaign.year)
+        return {row.submission_id: row for row in rows if row.submission_id is not None}
+
     async def remind(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
         from bot.reminders import queue_reminders
 
         campaign_id = request.path_params["campaign"]
         async with self.database.session() as session:
-            campaign = await self._campaign(session, campaign_id)
+            campaign = await self._campaign(session, campaign_id, viewer)
             rows = await camp.campaign_progress(session, campaign, self.forms)
         back = f"/campaigns/{campaign.id}"
         if campaign.status != "open":
@@ -399,10 +441,10 @@ class Console:
         campaign_id = request.path_params["campaign"]
         if request.method == "GET":
             async with self.database.session() as session:
-                campaign = await self._campaign(session, campaign_id)
+                campaign = await self._campaign(session, campaign_id, viewer)
             return self.page("close.html.j2", viewer=viewer, campaign=campaign)
         async with self.database.session() as session, session.begin():
-            campaign = await self._campaign(session, campaign_id)
+            campaign = await self._campaign(session, campaign_id, viewer)
             await repo.close_campaign(session, campaign.id)
         log.info("web: %s:%s closed %s", viewer.channel, viewer.external_id, campaign.id)
         return self.message(
@@ -417,7 +459,7 @@ class Console:
         from templates.bundle import export_bundle
 
         async with self.database.session() as session:
-            campaign = await self._campaign(session, request.path_params["campaign"])
+            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
         buffer = io.BytesIO()
         await export_bundle(
             self.database,
@@ -436,7 +478,7 @@ class Console:
         from templates.export import campaign_rows, write_xlsx
 
         async with self.database.session() as session:
-            campaign = await self._campaign(session, request.path_params["campaign"])
+            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
             spec = self.forms[campaign.form_id]
             rows = await campaign_rows(session, spec, campaign.year)
         data = await asyncio.to_thread(write_xlsx, spec, campaign.year, rows)
@@ -481,7 +523,7 @@ class Console:
                     back=f"/campaigns/{campaign_id}/invites",
                 )
             async with self.database.session() as session, session.begin():
-                campaign = await self._campaign(session, campaign_id)
+                campaign = await self._campaign(session, campaign_id, viewer)
                 rows = await camp.campaign_progress(session, campaign, self.forms)
                 for row in rows:
                     await access.create_invite(
@@ -498,7 +540,7 @@ class Console:
         role = request.query_params.get("role", "respondent")
         role = role if role in ("respondent", "reviewer") else "respondent"
         async with self.database.session() as session:
-            campaign = await self._campaign(session, campaign_id)
+            campaign = await self._campaign(session, campaign_id, viewer)
             entries = await self._newest_invites(session, campaign, role)
         return self.page(
             "invites.html.j2",
@@ -516,7 +558,7 @@ class Console:
         role = request.query_params.get("role", "respondent")
         role = role if role in ("respondent", "reviewer") else "respondent"
         async with self.database.session() as session:
-            campaign = await self._campaign(session, request.path_params["campaign"])
+            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
             entries = await self._newest_invites(session, campaign, role)
         for entry in entries:
             content = entry["link"] or entry["invite"].code
@@ -535,7 +577,7 @@ class Console:
         role = request.query_params.get("role", "respondent")
         role = role if role in ("respondent", "reviewer") else "respondent"
         async with self.database.session() as session:
-            campaign = await self._campaign(session, request.path_params["campaign"])
+            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
             entries = await self._newest_invites(session, campaign, role)
         out = io.StringIO()
         writer = csv.writer(out)
@@ -568,14 +610,27 @@ class Console:
         return int(raw)
 
     async def submission(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
-        from templates.render import load_scored
+        return await self._submission_page(request, viewer)
 
-        submission_id = await self._submission_id(request)
+    async def _submission_page(
+        self,
+        request: Request,
+        viewer: auth.Viewer,
+        *,
+        refused: dict | None = None,
+        status: int = 200,
+    ) -> Response:
+        """The submission page; ``refused``: an appraisal that could not be read (code, typed
+        value, note, the reason) shown again under its item."""
+        from dialogs.snapshot import load_snapshot
+
         async with self.database.session() as session:
-            found = await repo.get_submission(session, submission_id)
-            if found is None or found.form_id not in self.forms:
-                raise HTTPException(404)
-            snapshot, card = await load_scored(session, submission_id, self.forms)
+            submission_id = (await self._submission(session, request, viewer)).id
+            snapshot = await load_snapshot(session, submission_id, self.forms)
+            pair = await reviewing.scores(
+                session, submission_id, self.forms, as_of=camp.local_today()
+            )
+            evidence = await reviewing.item_evidence(session, submission_id, self.forms)
             history = await repo.answer_history(session, submission_id)
             people = await repo.respondents_by_id(
                 session, sorted({h.respondent_id for h in history if h.respondent_id})
@@ -588,14 +643,90 @@ class Console:
             campaign = await repo.get_campaign(
                 session, camp.campaign_id(snapshot.spec.id, snapshot.submission.year)
             )
+        view = _submission_view(snapshot, pair.own, history, people)
+        by_code = {e.code: e for e in evidence or []}
+        elsewhere = refused["reason"] if refused else None  # no item of the page to show it
+        # The section of the item just appraised (or refused) opens, to be seen at once.
+        focus = refused["code"] if refused else request.query_params.get("item")
+        for section in view["sections"]:
+            for entry in section["items"]:
+                code = entry["item"].code
+                entry["evidence"] = by_code.get(code)
+                entry["refused"] = None
+                if refused and refused["code"] == code and not entry["computed"]:
+                    entry["refused"], elsewhere = refused, None
+                if code == focus:
+                    section["open"] = True
         return self.page(
             "submission.html.j2",
             viewer=viewer,
-            **_submission_view(snapshot, card, history, people),
+            status=status,
+            **view,
+            pair=pair,
+            score_rows=_score_rows(pair),
+            refused_elsewhere=elsewhere,
             bound=bound,
             campaign=campaign,
             can_return=SUBMISSION.allows(snapshot.submission.status, "return_for_fixes"),
             can_approve=SUBMISSION.allows(snapshot.submission.status, "approve"),
+        )
+
+    async def appraise(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+        """Record (or withdraw) a reviewer's appraised value and note of one item; a value
+        that cannot be read gives the page again with the reason under the item."""
+        code = str(form.get("code") or "").strip()[:40]
+        typed = str(form.get("value") or "")[:200]
+        note = str(form.get("note") or "")[: reviewing.MAX_NOTE]
+        async with self.database.session() as session, session.begin():
+            submission = await self._submission(session, request, viewer)
+            if form.get("withdraw"):
+                await reviewing.withdraw_appraisal(session, submission.id, code)
+                outcome = None
+            elif not typed.strip():
+                outcome = reviewing.Appraised(
+                    code,
+                    refusal="Hãy ghi giá trị thẩm định (ví dụ: có, không, 12); muốn bỏ thẩm "
+                    "định thì bấm «Bỏ thẩm định».",
+                )
+            else:
+                outcome = await reviewing.appraise(
+                    session, submission.id, code, typed, note, viewer.label, self.forms
+                )
+        if outcome is not None and outcome.refusal:
+            log.info("web: appraisal of %s on #%s refused", code, submission.id)
+            refused = {"code": code, "value": typed, "note": note, "reason": outcome.refusal}
+            return await self._submission_page(request, viewer, refused=refused, status=400)
+        log.info(
+            "web: %s:%s %s %s on #%s",
+            viewer.channel,
+            viewer.external_id,
+            "withdrew the appraisal of" if outcome is None else "appraised",
+            code,
+            submission.id,
+        )
+        at = quote(code, safe=".")
+        return RedirectResponse(f"/submissions/{submission.id}?item={at}#i-{at}", status_code=303)
+
+    async def evidence(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+        """One evidence file, as an attachment of the type it was checked to be."""
+        raw = request.path_params["evidence"]
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+            raise HTTPException(404)
+        async with self.database.session() as session:
+            submission = await self._submission(session, request, viewer)
+            found = await reviewing.evidence_download(session, submission.id, int(raw))
+        if found is None:
+            raise HTTPException(404)
+        return Response(
+            found.data,
+            media_type=found.mime_type or "application/octet-stream",
+            headers={
+                "Content-Disposition": _attachment(found.filename),
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, no-store",
+                # Opened by mistake in the browser, a file runs nothing of ours.
+                "Content-Security-Policy": "sandbox; default-src 'none'",
+            },
         )
 
     async def change(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
@@ -604,9 +735,7 @@ class Console:
         back = f"/submissions/{submission_id}"
         reason = " ".join(str(form.get("reason") or "").split())
         async with self.database.session() as session, session.begin():
-            submission = await repo.get_submission(session, submission_id)
-            if submission is None or submission.form_id not in self.forms:
-                raise HTTPException(404)
+            submission = await self._submission(session, request, viewer)
             unit = await repo.get_unit(session, submission.unit_id)
             if trigger == "return_for_fixes" and not reason:
                 return self.message(
@@ -648,7 +777,8 @@ class Console:
     async def document(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
         from templates.render import MIME_TYPES, document_filename, render, submission_context
 
-        submission_id = await self._submission_id(request)
+        async with self.database.session() as session:
+            submission_id = (await self._submission(session, request, viewer)).id
         fmt = request.path_params["fmt"]
         context = await submission_context(self.database, submission_id, self.forms)
         if context is None:
@@ -764,6 +894,18 @@ class Console:
 
     async def http_error(self, request: Request, exc: HTTPException) -> Response:
         viewer = await auth.current_viewer(self.database, request)
+        if isinstance(exc, OutOfScope) and viewer is not None:
+            return self.message(
+                "Không có quyền",
+                "Bạn chỉ được mời duyệt "
+                + (", ".join(viewer.scope.names()) or "(chưa có đợt nào)")
+                + "; đợt báo cáo hay phiếu này không thuộc phạm vi đó. Nếu cần, hãy liên hệ "
+                "Sở TT&TT để được mời thêm.",
+                viewer=viewer,
+                status=403,
+                back="/",
+                back_label="Về trang chủ",
+            )
         if exc.status_code == 405:
             return self.message(
                 "Không thực hiện được",
@@ -817,6 +959,8 @@ class Console:
             Route(s + "/return", reviewer(self.change), methods=post),
             Route(s + "/approve", reviewer(self.change), methods=post),
             Route(s + "/form.{fmt:str}", reviewer(self._document_format), methods=get),
+            Route(s + "/evidence/{evidence}", reviewer(self.evidence), methods=get),
+            Route(s + "/appraise", reviewer(self.appraise), methods=post),
             Route("/units", admin(self.units), methods=get),
             Route("/units/upload", admin(self.units_upload), methods=post),
             Route("/units/{unit}/contact", admin(self.unit_contact), methods=post),
@@ -833,6 +977,25 @@ class Console:
             routes=self.routes(),
             exception_handlers={HTTPException: self.http_error, Exception: self.server_error},
         )
+
+
+class OutOfScope(HTTPException):
+    """A campaign or a form the reviewer was not invited to review."""
+
+    def __init__(self) -> None:
+        super().__init__(403)
+
+
+def _check_scope(viewer: auth.Viewer, form_id: str, year: int) -> None:
+    if not viewer.covers(form_id, year):
+        log.warning(
+            "web: refused %s-%s to %s:%s (outside their scope)",
+            form_id,
+            year,
+            viewer.channel,
+            viewer.external_id,
+        )
+        raise OutOfScope
 
 
 def _submission_view(snapshot, card, history, people) -> dict:
@@ -904,6 +1067,13 @@ def _submission_view(snapshot, card, history, people) -> dict:
         "total": total,
         "warning_count": sum(len(w) for w in kept.values()),
     }
+
+
+def _score_rows(pair) -> list[dict]:
+    """The score groups with the unit's own points and, where reviewers appraised, theirs."""
+    own = pair.own.groups
+    appraised = pair.appraised.groups if pair.appraised is not None else [None] * len(own)
+    return [{"group": own, "appraised": other} for own, other in zip(own, appraised, strict=True)]
 
 
 def _shown(item, stored: Any) -> str:
