@@ -34,6 +34,7 @@ class ReminderRun:
     recipients: list[camp.Recipient]
     queued: int
     already: int  # reminded earlier that day
+    unreached: list[camp.UnitProgress]  # not submitted and nobody joined: needs an invite
 
 
 def sending_day(now: datetime, quiet: QuietHours) -> date:
@@ -62,9 +63,11 @@ async def queue_reminders(
         campaign = await repo.get_campaign(session, campaign_id)
         if campaign is None:
             raise LookupError(campaign_id)
-        recipients = await camp.reminder_recipients(session, campaign, forms, day)
+        rows = await camp.campaign_progress(session, campaign, forms)
+        recipients = camp.reminder_recipients(campaign, forms[campaign.form_id], rows, day)
+        unreached = camp.unreached(rows)
         if dry_run:
-            return ReminderRun(campaign.id, day, recipients, 0, 0)
+            return ReminderRun(campaign.id, day, recipients, 0, 0, unreached)
         _broadcast, queued = await camp.queue_broadcast(
             session,
             kind="reminder",
@@ -74,7 +77,7 @@ async def queue_reminders(
             expires_at=camp.local_time(day, quiet.start) if quiet.start != quiet.end else None,
         )
     log.info("queued %d reminders for %s (%s)", queued, campaign_id, day)
-    return ReminderRun(campaign_id, day, recipients, queued, len(recipients) - queued)
+    return ReminderRun(campaign_id, day, recipients, queued, len(recipients) - queued, unreached)
 
 
 async def queue_due_reminders(

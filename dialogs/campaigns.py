@@ -268,13 +268,13 @@ def reminder_key(campaign: Campaign, today: date, respondent: Respondent) -> str
     )
 
 
-async def reminder_recipients(
-    session, campaign: Campaign, forms: dict[str, FormSpec], today: date
+def reminder_recipients(
+    campaign: Campaign, spec: FormSpec, rows: list[UnitProgress], today: date
 ) -> list[Recipient]:
-    """The people filling the forms of units that have not submitted, with their text."""
-    spec = forms[campaign.form_id]
+    """The people filling the forms of units that have not submitted (``rows``: the
+    campaign's progress), with their text."""
     recipients = []
-    for row in await campaign_progress(session, campaign, forms):
+    for row in rows:
         if row.status not in NOT_SUBMITTED:
             continue
         text = reminder_text(campaign, spec, row, today)
@@ -283,6 +283,12 @@ async def reminder_recipients(
                 Recipient(respondent, row, text, reminder_key(campaign, today, respondent))
             )
     return recipients
+
+
+def unreached(rows: list[UnitProgress]) -> list[UnitProgress]:
+    """Units that have not submitted and that nobody has joined: no reminder reaches them,
+    they need an invite."""
+    return [row for row in rows if row.status in NOT_SUBMITTED and not row.bound]
 
 
 async def audience(

@@ -73,9 +73,8 @@ async def test_reminders_go_to_the_people_of_units_that_have_not_submitted(engin
     await join(engine, "31", await make_invite(database, late))
     await fill_and_submit(await join(engine, "32", await make_invite(database, done)))
     async with database.session() as session:
-        recipients = await camp.reminder_recipients(
-            session, campaign, engine.forms, date(2020, 12, 12)
-        )
+        rows = await camp.campaign_progress(session, campaign, engine.forms)
+    recipients = camp.reminder_recipients(campaign, engine.forms["mini"], rows, date(2020, 12, 12))
     assert [r.respondent.external_id for r in recipients] == ["31"]
     (reminder,) = recipients
     assert "UBND xã Chậm" in reminder.text and "15/12/2020" in reminder.text

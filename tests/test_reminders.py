@@ -118,6 +118,8 @@ async def test_manual_reminders_list_the_recipients_and_skip_those_already_remin
         ("UBND xã Hương Xuân", "102"),
     ]
     assert (first.queued, again.queued, again.already) == (4, 0, 4)
+    # A unit nobody joined is named, so that someone sends it an invite.
+    assert [row.unit.name for row in dry.unreached] == ["UBND xã Hải Dương"]
     assert "còn 5 ngày" in (await outbox(database))[0].text
 
 

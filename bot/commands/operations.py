@@ -635,6 +635,12 @@ def cmd_remind(args: argparse.Namespace) -> int:
             f"{result.queued} reminders queued for {result.campaign} on {day}"
             + (f"; {result.already} already reminded that day" if result.already else "")
         )
+    if result.unreached:
+        names = ", ".join(row.unit.name for row in result.unreached)
+        print(
+            f"{len(result.unreached)} units not submitted have nobody to remind (send them an "
+            f"invite: formbot invite UNIT): {names}"
+        )
     if stats is not None:
         _print_stats(stats)
     elif not args.dry_run and result.queued:

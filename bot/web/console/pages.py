@@ -397,7 +397,6 @@ class Console:
         campaign_id = request.path_params["campaign"]
         async with self.database.session() as session:
             campaign = await self._campaign(session, campaign_id, viewer)
-            rows = await camp.campaign_progress(session, campaign, self.forms)
         back = f"/campaigns/{campaign.id}"
         if campaign.status != "open":
             return self.message(
@@ -425,7 +424,6 @@ class Console:
             already = await queue.existing_keys(
                 session, [r.key for r in preview.recipients if r.key]
             )
-        lonely = [r for r in rows if r.status in camp.NOT_SUBMITTED and not r.bound]
         return self.page(
             "remind.html.j2",
             viewer=viewer,
@@ -434,7 +432,7 @@ class Console:
             recipients=preview.recipients,
             already=already,
             to_send=sum(1 for r in preview.recipients if r.key not in already),
-            lonely=lonely,
+            lonely=preview.unreached,
         )
 
     async def close(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
