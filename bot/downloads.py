@@ -2,7 +2,7 @@
 
 The body is streamed and the download stops as soon as it passes the limit, so a huge file
 costs no more than the limit. Called by the engine before a turn's transaction
-(``dialogs.turns.prepare_attachment``), never inside it.
+(``dialogs.collecting.prepare_attachment``), never inside it.
 """
 
 from __future__ import annotations

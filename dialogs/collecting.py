@@ -18,16 +18,22 @@ turn does; the bytes were downloaded and checked before the turn's transaction.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import replace
+
 from dialogs.asking import ask_current
 from dialogs.evidence import (
+    MAX_FILE,
     MAX_SUBMISSION,
     EvidenceRefusal,
+    check_file,
     check_link,
     looks_like_link,
     megabytes,
     wants_evidence,
 )
-from dialogs.messages import Option, Outbound
+from dialogs.messages import Attachment, Option, Outbound
 from dialogs.payloads import Done, RunCommand
 from dialogs.phases import EDITABLE_STATUSES
 from dialogs.spec import Item
@@ -35,6 +41,8 @@ from dialogs.text import fold, fold_code
 from dialogs.turn import Turn
 from storage.turns import EvidenceWrite
 from templates.messages import say
+
+log = logging.getLogger(__name__)
 
 DONE_WORDS = {"xong", "da xong", "het", "du roi", "xong roi", "done", "tiep", "tiep tuc"}
 PENDING = "evidence"
@@ -247,3 +255,25 @@ def listing(turn: Turn) -> str:
         )
     lines.append(say("evidence_list_footer", example=codes[0]))
     return "\n".join(lines)
+
+
+async def prepare_attachment(attachment: Attachment) -> Attachment:
+    """Download a photo or file and check it (``dialogs.evidence``): the attachment with
+    its ``file``, or with the ``refusal`` to tell the person (nothing is stored then)."""
+    if attachment.size is not None and attachment.size > MAX_FILE:
+        reason = say("evidence_too_large", size=megabytes(attachment.size))
+        return replace(attachment, refusal=reason)
+    if attachment.fetch is None:
+        return replace(attachment, refusal=say("evidence_download_failed"))
+    try:
+        data = await attachment.fetch()
+    except EvidenceRefusal as refusal:  # the download itself saw it was too large
+        return replace(attachment, refusal=refusal.message)
+    except Exception:
+        log.warning("downloading an attachment failed", exc_info=True)
+        return replace(attachment, refusal=say("evidence_download_failed"))
+    try:
+        checked = await asyncio.to_thread(check_file, data, attachment.filename)
+    except EvidenceRefusal as refusal:
+        return replace(attachment, refusal=refusal.message)
+    return replace(attachment, file=checked)

@@ -10,15 +10,7 @@ session under the same lock; staff commands on their own session; documents are 
 after the commit.
 
 Order: the person's lock applies their messages one at a time across workers; the sender's
-order (``Inbound.order``) applies them in the order they were sent. A typed message older than
-one already applied is not applied to the current question (it was typed for an earlier one):
-the person is told and asked the current question again. Buttons carry their item, and the
-commands that only show something (/xem, /tiendo, /trogiup, /start) are answered whenever they
-come. The orders come from the platform, never from a worker's clock: Telegram's update_id is
-one sequence per bot, the same by webhook or by polling and across restarts of the workers, but
-it starts again at a random number after a week without updates, so the last order is only
-compared for ``ORDER_WINDOW``; Zalo's is its time stamp in milliseconds, and two messages in the
-same millisecond are not late to each other (only an older order is).
+order applies them in the order they were sent (``dialogs.ordering``).
 
 Cursor moves (/quaylai, /tieptuc, /sua …) write only the person's own row, which only turns
 holding that person's lock write; they read the submission but write nothing a turn of another
@@ -32,11 +24,9 @@ every turn's transaction) says nobody changed them, so a turn rarely reads them 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -47,15 +37,14 @@ from dialogs import (
     commands,
     joining,
     known,
+    ordering,
     overview,
     respondent,
     staff,
 )
 from dialogs import campaigns as camp
-from dialogs.asking import ask_current
 from dialogs.commands import Called
-from dialogs.evidence import MAX_FILE, EvidenceRefusal, check_file, megabytes
-from dialogs.messages import Attachment, Inbound, Outbound
+from dialogs.messages import Inbound, Outbound
 from dialogs.phases import EDITABLE_STATUSES
 from dialogs.services import DocumentRenderer, Ranker, Services
 from dialogs.snapshot import parse_answers
@@ -72,7 +61,6 @@ from templates.messages import say
 log = logging.getLogger(__name__)
 
 CONVERSATION_PHASES = ("answering", "editing", "confirming")
-ORDER_WINDOW = timedelta(days=1)  # how long the last applied order is compared with
 Act = Callable[[Turn], list[Outbound]]  # what a turn does: a command, an answer, a welcome
 
 
@@ -125,7 +113,7 @@ class Engine:
             # files are never fetched.
             attachment = inbound.attachment
             if await self._wants_files(inbound, called):
-                attachment = await prepare_attachment(attachment)
+                attachment = await collecting.prepare_attachment(attachment)
             else:
                 attachment = replace(attachment, unread=True)
             inbound = replace(inbound, attachment=attachment)
@@ -277,8 +265,8 @@ class Engine:
             cursor=row.cursor,
             return_to=row.return_to,
             pending=row.pending,
-            late=_late(inbound, row, now),
-            last_order=_order_after(inbound, row, now),
+            late=ordering.late(inbound, row, now),
+            last_order=ordering.order_after(inbound, row, now),
             links=self.services.review_links,
             read_evidence=partial(st.evidence, row.submission_id),
         )
@@ -385,7 +373,7 @@ def _dispatch(turn: Turn, called: Called | None) -> list[Outbound]:
     if command is not None and command.anytime:
         return command.handler(turn, called.argument)
     if turn.late:
-        return _arrived_late(turn)
+        return ordering.arrived_late(turn)
     if command is None and (review := overview.continue_review(turn)) is not None:
         return review
     if turn.submission_status not in EDITABLE_STATUSES:
@@ -399,63 +387,3 @@ def _dispatch(turn: Turn, called: Called | None) -> list[Outbound]:
     if turn.phase == "confirming":
         return respondent.confirm(turn)
     return answering.answer(turn)
-
-
-# Evidence files ------------------------------------------------------------------------------
-
-
-async def prepare_attachment(attachment: Attachment) -> Attachment:
-    """Download a photo or file and check it (``dialogs.evidence``): the attachment with
-    its ``file``, or with the ``refusal`` to tell the person (nothing is stored then)."""
-    if attachment.size is not None and attachment.size > MAX_FILE:
-        reason = say("evidence_too_large", size=megabytes(attachment.size))
-        return replace(attachment, refusal=reason)
-    if attachment.fetch is None:
-        return replace(attachment, refusal=say("evidence_download_failed"))
-    try:
-        data = await attachment.fetch()
-    except EvidenceRefusal as refusal:  # the download itself saw it was too large
-        return replace(attachment, refusal=refusal.message)
-    except Exception:
-        log.warning("downloading an attachment failed", exc_info=True)
-        return replace(attachment, refusal=say("evidence_download_failed"))
-    try:
-        checked = await asyncio.to_thread(check_file, data, attachment.filename)
-    except EvidenceRefusal as refusal:
-        return replace(attachment, refusal=refusal.message)
-    return replace(attachment, file=checked)
-
-
-# The sender's order --------------------------------------------------------------------------
-
-
-def _trusted(row: TurnRow, now: datetime) -> bool:
-    """Whether the person's last order is recent enough to compare with."""
-    return row.last_seen_at is not None and now - row.last_seen_at < ORDER_WINDOW
-
-
-def _late(inbound: Inbound, row: TurnRow, now: datetime) -> bool:
-    """A typed message sent before one already applied for this person."""
-    if inbound.payload is not None or inbound.order is None or row.last_order is None:
-        return False
-    return inbound.order < row.last_order and _trusted(row, now)
-
-
-def _order_after(inbound: Inbound, row: TurnRow, now: datetime) -> int | None:
-    """The last order to keep if this message is applied (the newest seen)."""
-    if inbound.order is None:
-        return row.last_order
-    if row.last_order is None or not _trusted(row, now):
-        return inbound.order
-    return max(row.last_order, inbound.order)
-
-
-def _arrived_late(turn: Turn) -> list[Outbound]:
-    """Nothing is applied: the message was meant for an earlier question."""
-    log.info(
-        "not applied: %s:%s sent message %s before one already applied",
-        turn.inbound.channel,
-        turn.inbound.user,
-        turn.inbound.message_id,
-    )
-    return ask_current(turn, [say("arrived_late", text=(turn.inbound.text or "").strip())])
