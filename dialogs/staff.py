@@ -138,6 +138,7 @@ async def list_units(
         spec = services.forms[campaign.form_id]
         rows = await camp.campaign_progress(session, campaign, services.forms)
         counts = {s: sum(1 for r in rows if r.status == s) for s in camp.UNIT_STATUSES}
+        warned = await camp.kept_warning_counts(session, spec, rows)
         if lines:
             lines.append("")
         lines.append(
@@ -162,6 +163,7 @@ async def list_units(
                     status=camp.status_label(row.status),
                     percent=row.percent,
                     people=len(row.bound),
+                    warnings=warned.get(row.submission.id, 0) if row.submission else 0,
                 )
             )
     return _chunks(lines)

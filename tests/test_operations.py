@@ -404,3 +404,22 @@ async def test_ranking_names_an_appraised_total_beside_the_units_own(engine, dat
     assert "1. UBND xã Hương Vinh — 0.0/0.0 điểm (0%) — thẩm định; tự đánh giá 0.0" in (
         await reviewer.say("/xephang")
     )
+
+
+async def test_list_shows_the_warnings_a_unit_kept(database, monkeypatch):
+    """A reviewer sees in /danhsach which units kept a warning, before opening any form."""
+    from test_conversation import option, start, walk_to
+
+    from dialogs import Engine
+    from templates.messages import say
+
+    monkeypatch.setenv("FORMBOT_ADMINS", "telegram:7")
+    engine = Engine(database)
+    await open_campaign(database, form="so-ban-nganh")
+    chat = await start(engine, "so-ban-nganh")
+    await walk_to(chat, "so-ban-nganh", "3.2.a", {"1.8": "212", "1.9": "0", "3.1.a": "212"})
+    await chat.say("230")  # more computers online than staff with a computer: a warning
+    await chat.press(option(chat, say("keep_warning")))
+    admin = Chat(engine, user="7", channel="telegram")
+    listing = await admin.say("/danhsach")
+    assert "Sở Tư pháp — đang điền" in listing and "⚠ 1 cảnh báo đã giữ" in listing
