@@ -18,7 +18,7 @@ from dialogs.evidence import megabytes, wants_evidence
 from dialogs.kinds import format_value, parse_answer
 from dialogs.parsing import Refusal
 from dialogs.scoring import ScorePair, rubric_for, score_both
-from dialogs.snapshot import load_snapshot
+from dialogs.snapshot import Snapshot, load_snapshot
 from dialogs.spec import FormSpec, all_forms
 from dialogs.text import clean_input
 from storage import evidence as store
@@ -214,8 +214,18 @@ async def scores(
     snapshot = await load_snapshot(session, submission_id, forms)
     if snapshot is None:
         return None
+    pair, _rows = await snapshot_scores(session, snapshot, as_of)
+    return pair
+
+
+async def snapshot_scores(
+    session, snapshot: Snapshot, as_of=None
+) -> tuple[ScorePair, dict[str, AppraisalRow]]:
+    """The self-score and the appraised score of a loaded submission, and the appraisals they
+    read (the documents list them beside the answers)."""
     spec = snapshot.spec
     rubric = rubric_for(spec)
     best = await campaign_best(session, spec, snapshot.submission.year, rubric)
-    appraised = await appraised_values(session, spec, submission_id)
-    return score_both(spec, snapshot.state, appraised, rubric, best, as_of)
+    rows = (await store.list_appraisals(session, [snapshot.submission.id]))[snapshot.submission.id]
+    appraised = parsed_appraisals(spec, rows)
+    return score_both(spec, snapshot.state, appraised, rubric, best, as_of), rows

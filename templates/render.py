@@ -25,8 +25,8 @@ from markupsafe import Markup, escape
 
 from dialogs.campaigns import campaign_best
 from dialogs.messages import Document
-from dialogs.reviewing import parsed_appraisals
-from dialogs.scoring import ScoreCard, rubric_for, score, score_both
+from dialogs.reviewing import snapshot_scores
+from dialogs.scoring import ScoreCard, rubric_for, score
 from dialogs.snapshot import Snapshot, load_snapshot
 from dialogs.spec import FormSpec
 from dialogs.text import fold
@@ -91,13 +91,8 @@ async def submission_context(
         snapshot = await load_snapshot(session, submission_id, forms)
         if snapshot is None:
             return None
-        spec = snapshot.spec
-        rubric = rubric_for(spec)
-        best = await campaign_best(session, spec, snapshot.submission.year, rubric)
+        pair, rows = await snapshot_scores(session, snapshot, as_of=vietnam_today())
         evidence = (await evidence_store.list_evidence(session, [submission_id]))[submission_id]
-        rows = (await evidence_store.list_appraisals(session, [submission_id]))[submission_id]
-    values = parsed_appraisals(spec, rows)
-    pair = score_both(spec, snapshot.state, values, rubric, best, as_of=vietnam_today())
     return build_context(
         snapshot, pair.own, evidence=evidence, appraised=pair.appraised, appraisals=rows
     )
