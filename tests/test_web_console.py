@@ -686,3 +686,51 @@ async def test_a_submissions_documents_download_as_attachments(engine, browser):
     pdf = await b.get(f"/submissions/{form.id}/form.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert (await b.get(f"/submissions/{form.id}/form.exe")).status_code == 404
+
+
+# Wording ---------------------------------------------------------------------------------------
+
+# The marks Vietnamese puts on Latin letters (grave, acute, circumflex, tilde, breve, hook above,
+# horn, dot below); with đ/Đ they tell Vietnamese wording from code.
+VIETNAMESE_MARKS = set("\u0300\u0301\u0302\u0303\u0306\u0309\u031b\u0323")
+# Literals that process Vietnamese rather than say it: the ASCII fold of attachment names.
+NOT_WORDING = {("pages.py", "đ"), ("pages.py", "Đ")}
+
+
+def is_vietnamese(text: str) -> bool:
+    return any(
+        ch in "đĐ" or VIETNAMESE_MARKS & set(unicodedata.normalize("NFD", ch)[1:]) for ch in text
+    )
+
+
+def test_the_console_code_keeps_its_wording_in_the_messages_file():
+    """Every Vietnamese text the console shows comes from templates/messages.vi.yaml through
+    say(): no string literal of its Python code (docstrings aside) holds Vietnamese."""
+    import ast
+    from pathlib import Path
+
+    package = Path(pages.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and (path.name, node.value) not in NOT_WORDING
+                and is_vietnamese(node.value)
+            ):
+                found.append(f"{path.relative_to(package)}:{node.lineno}: {node.value!r}")
+    assert len(list(package.rglob("*.py"))) >= 4  # the package was found and read
+    assert not found, "Vietnamese wording belongs in templates/messages.vi.yaml:\n" + "\n".join(
+        found
+    )

@@ -8,6 +8,8 @@ from datetime import date, timedelta
 
 from markupsafe import Markup, escape
 
+from templates.messages import say
+
 STATUS_COLOURS = {
     "not_started": "#9aa5b1",
     "in_progress": "#f0b429",
@@ -26,7 +28,7 @@ def status_chart(counts: list[tuple[str, str, int]]) -> Markup:
     bar_w = width - label_w - 40
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {row * len(counts) + 4}" role="img" '
-        f'aria-label="Số đơn vị theo trạng thái">'
+        f'aria-label="{escape(say("web_console_chart_status"))}">'
     ]
     for i, (status, label, n) in enumerate(counts):
         y = i * row + 2
@@ -54,7 +56,7 @@ def daily_chart(times: list[date], deadline: date, today: date) -> Markup:
     step = width / len(days)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="Số phiếu nộp theo ngày">',
+        f'aria-label="{escape(say("web_console_chart_daily"))}">',
         f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
         f'stroke="#bcccdc"/>',
     ]
@@ -79,10 +81,12 @@ def daily_chart(times: list[date], deadline: date, today: date) -> Markup:
         anchor = "end" if i == len(days) - 1 else ("start" if i == 0 else "middle")
         x = width if i == len(days) - 1 else (0 if i == 0 else (i + 0.5) * step)
         last = i == len(days) - 1
+        day = f"{days[i]:%d/%m}"
+        label = escape(say("web_console_chart_deadline", day=day)) if last else day
         parts.append(
             f'<text x="{x:.1f}" y="{height - 4}" font-size="10" text-anchor="{anchor}"'
-            + (' fill="#d64545">hạn ' if last else ">")
-            + f"{days[i]:%d/%m}</text>"
+            + (' fill="#d64545">' if last else ">")
+            + f"{label}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

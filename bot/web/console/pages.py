@@ -145,7 +145,7 @@ class Console:
         viewer: auth.Viewer | None = None,
         status: int = 200,
         back: str | None = None,
-        back_label: str = "Quay lại",
+        back_label: str | None = None,
         sign_in_help: bool = False,
     ) -> HTMLResponse:
         return self.page(
@@ -155,7 +155,7 @@ class Console:
             title=title,
             text=text,
             back=back,
-            back_label=back_label,
+            back_label=back_label or say("web_console_back"),
             sign_in_help=sign_in_help,
         )
 
@@ -172,8 +172,8 @@ class Console:
                 viewer = await auth.current_viewer(self.database, request)
                 if viewer is None:
                     return self.message(
-                        "Chưa đăng nhập",
-                        "Trang này cần đăng nhập.",
+                        say("web_console_sign_in_needed_title"),
+                        say("web_console_sign_in_needed"),
                         status=401,
                         sign_in_help=True,
                     )
@@ -187,14 +187,12 @@ class Console:
                         viewer.role,
                     )
                     return self.message(
-                        "Không có quyền",
-                        "Trang này chỉ dành cho "
-                        + say(f"role_{role}")
-                        + "; tài khoản của bạn chưa có quyền này. Nếu cần, hãy liên hệ Sở TT&TT.",
+                        say("web_console_forbidden_title"),
+                        say("web_console_forbidden", role=say(f"role_{role}")),
                         viewer=viewer,  # still signed in: the header offers to sign out
                         status=403,
                         back="/" if access.is_staff(viewer.role) else None,
-                        back_label="Về trang chủ",
+                        back_label=say("web_console_back_home"),
                     )
                 form = None
                 if request.method == "POST":
@@ -202,11 +200,8 @@ class Console:
                         form = await self._read_form(request)
                     except TooLarge:
                         return self.message(
-                            "Tệp quá lớn",
-                            f"Tệp gửi lên lớn hơn {UPLOAD_LIMIT // (1024 * 1024)} MB nên không "
-                            "được nhận; không có gì thay đổi. Tệp CSV danh sách đơn vị thường "
-                            "chỉ vài chục kB: hãy kiểm tra lại tệp (lưu dạng CSV, không phải "
-                            "Excel).",
+                            say("web_console_too_large_title"),
+                            say("web_console_too_large", limit_mb=UPLOAD_LIMIT // (1024 * 1024)),
                             viewer=viewer,
                             status=413,
                             back=request.url.path if request.url.path == "/units" else "/units",
@@ -214,13 +209,12 @@ class Console:
                     if not auth.csrf_ok(viewer, form.get(auth.CSRF_FIELD)):
                         log.warning("web: refused a POST without the right CSRF token")
                         return self.message(
-                            "Yêu cầu không hợp lệ",
-                            "Biểu mẫu này đã cũ hoặc không được gửi từ trang quản trị (thiếu mã "
-                            "bảo vệ CSRF); không có gì thay đổi. Hãy tải lại trang rồi thử lại.",
+                            say("web_console_csrf_title"),
+                            say("web_console_csrf"),
                             viewer=viewer,
                             status=403,
                             back="/",
-                            back_label="Về trang chủ",
+                            back_label=say("web_console_back_home"),
                         )
                 return await handler(request, viewer, form)
 
@@ -258,13 +252,13 @@ class Console:
         cookie, problem = await auth.open_session(self.database, token)
         if cookie is None:
             texts = {
-                "unknown": "Đường dẫn đăng nhập không đúng (có thể bị chép thiếu).",
-                "used": "Đường dẫn đăng nhập này đã được dùng (mỗi đường dẫn chỉ dùng một lần).",
-                "expired": "Đường dẫn đăng nhập này đã hết hạn (chỉ dùng được trong 15 phút).",
-                "role": "Tài khoản này không có quyền người duyệt hay quản trị.",
+                "unknown": say("web_console_login_unknown"),
+                "used": say("web_console_login_used"),
+                "expired": say("web_console_login_expired"),
+                "role": say("web_console_login_role"),
             }
             return self.message(
-                "Không đăng nhập được",
+                say("web_console_login_failed_title"),
                 texts.get(problem or "unknown", texts["unknown"]),
                 status=403 if problem == "role" else 400,
                 sign_in_help=True,
@@ -286,8 +280,8 @@ class Console:
     async def logout(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
         await auth.close_session(self.database, viewer.token)
         response = self.message(
-            "Đã đăng xuất",
-            "Bạn đã đăng xuất khỏi trang quản trị.",
+            say("web_console_logged_out_title"),
+            say("web_console_logged_out"),
             sign_in_help=True,
         )
         response.delete_cookie(
@@ -400,8 +394,8 @@ class Console:
         back = f"/campaigns/{campaign.id}"
         if campaign.status != "open":
             return self.message(
-                "Đợt đã đóng",
-                f"Đợt {campaign.id} đã đóng nên không gửi nhắc nhở.",
+                say("web_console_campaign_closed_title"),
+                say("web_console_campaign_closed", campaign=campaign.id),
                 viewer=viewer,
                 status=409,
                 back=back,
@@ -415,10 +409,14 @@ class Console:
                 result.queued,
                 campaign.id,
             )
-            text = f"Đã xếp {result.queued} tin nhắc vào hàng đợi gửi cho đợt {campaign.id}."
-            if result.already:
-                text += f" {result.already} người đã được nhắc trong ngày nên không nhắc lại."
-            return self.message("Đã xếp lịch nhắc", text, viewer=viewer, back=back)
+            text = say(
+                "web_console_reminders_queued",
+                queued=result.queued,
+                campaign=campaign.id,
+                already=result.already,
+            )
+            title = say("web_console_reminders_queued_title")
+            return self.message(title, text, viewer=viewer, back=back)
         preview = await queue_reminders(self.database, campaign.id, forms=self.forms, dry_run=True)
         async with self.database.session() as session:
             already = await queue.existing_keys(
@@ -446,9 +444,8 @@ class Console:
             await repo.close_campaign(session, campaign.id)
         log.info("web: %s:%s closed %s", viewer.channel, viewer.external_id, campaign.id)
         return self.message(
-            "Đã đóng đợt",
-            f"Đợt {campaign.id} đã đóng. Khi có đợt mới của biểu mẫu này, người điền sẽ "
-            "chuyển sang đợt mới ở tin nhắn kế tiếp.",
+            say("web_console_closed_title"),
+            say("web_console_closed", campaign=campaign.id),
             viewer=viewer,
             back=f"/campaigns/{campaign.id}",
         )
@@ -513,9 +510,8 @@ class Console:
                 uses = days = -1
             if (uses is not None and uses < 1) or not 1 <= days <= 366:
                 return self.message(
-                    "Số liệu không hợp lệ",
-                    "Số lượt dùng phải là số nguyên từ 1 trở lên (để trống: không giới hạn) và "
-                    "số ngày hiệu lực từ 1 đến 366, ví dụ 30.",
+                    say("web_console_invite_numbers_title"),
+                    say("web_console_invite_numbers"),
                     viewer=viewer,
                     status=400,
                     back=f"/campaigns/{campaign_id}/invites",
@@ -681,11 +677,7 @@ class Console:
                 await reviewing.withdraw_appraisal(session, submission.id, code)
                 outcome = None
             elif not typed.strip():
-                outcome = reviewing.Appraised(
-                    code,
-                    refusal="Hãy ghi giá trị thẩm định (ví dụ: có, không, 12); muốn bỏ thẩm "
-                    "định thì bấm «Bỏ thẩm định».",
-                )
+                outcome = reviewing.Appraised(code, refusal=say("web_console_appraisal_empty"))
             else:
                 outcome = await reviewing.appraise(
                     session, submission.id, code, typed, note, viewer.label, self.forms
@@ -737,17 +729,16 @@ class Console:
             unit = await repo.get_unit(session, submission.unit_id)
             if trigger == "return_for_fixes" and not reason:
                 return self.message(
-                    "Cần ghi lý do",
-                    f"Hãy ghi lý do trả lại phiếu của {unit.name} (ví dụ: thiếu số liệu mục 3); "
-                    "người điền phiếu sẽ nhận được lý do này. Phiếu chưa bị trả lại.",
+                    say("web_console_reason_needed_title"),
+                    say("web_console_reason_needed", unit=unit.name),
                     viewer=viewer,
                     status=400,
                     back=back,
                 )
             if len(reason) > REASON_LIMIT:
                 return self.message(
-                    "Lý do quá dài",
-                    f"Lý do dài {len(reason)} ký tự, tối đa {REASON_LIMIT}. Phiếu chưa bị trả lại.",
+                    say("web_console_reason_too_long_title"),
+                    say("web_console_reason_too_long", length=len(reason), limit=REASON_LIMIT),
                     viewer=viewer,
                     status=400,
                     back=back,
@@ -762,14 +753,14 @@ class Console:
                     by=f"web {viewer.channel}:{viewer.external_id}",
                 )
             except StaleVersion:
-                done, text = False, "Phiếu vừa được thay đổi; hãy tải lại trang rồi thử lại."
+                done, text = False, say("web_console_submission_stale")
         return self.message(
-            "Đã cập nhật" if done else "Chưa thay đổi",
+            say("web_console_changed_title" if done else "web_console_unchanged_title"),
             text,
             viewer=viewer,
             status=200 if done else 409,
             back=back,
-            back_label="Quay lại phiếu",
+            back_label=say("web_console_back_to_submission"),
         )
 
     async def document(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
@@ -810,9 +801,8 @@ class Console:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return self.message(
-                "Chưa chọn tệp",
-                "Hãy chọn tệp CSV danh sách đơn vị (cột name, type, parent, contact) rồi bấm "
-                "Tải lên.",
+                say("web_console_no_file_title"),
+                say("web_console_no_file"),
                 viewer=viewer,
                 status=400,
                 back="/units",
@@ -826,11 +816,8 @@ class Console:
             )
         except CsvHeaderError as error:
             return self.message(
-                "Thiếu cột",
-                "Dòng đầu của tệp phải có tên cột; đang thiếu: "
-                + ", ".join(error.missing)
-                + ". Các cột: name, type, parent, contact (ví dụ: name,type,parent,contact). "
-                "Không có đơn vị nào được thêm.",
+                say("web_console_missing_columns_title"),
+                say("web_console_missing_columns", missing=error.missing),
                 viewer=viewer,
                 status=400,
                 back="/units",
@@ -894,43 +881,39 @@ class Console:
         viewer = await auth.current_viewer(self.database, request)
         if isinstance(exc, OutOfScope) and viewer is not None:
             return self.message(
-                "Không có quyền",
-                "Bạn chỉ được mời duyệt "
-                + (", ".join(viewer.scope.names()) or "(chưa có đợt nào)")
-                + "; đợt báo cáo hay phiếu này không thuộc phạm vi đó. Nếu cần, hãy liên hệ "
-                "Sở TT&TT để được mời thêm.",
+                say("web_console_forbidden_title"),
+                say("web_console_out_of_scope", scope=viewer.scope.names()),
                 viewer=viewer,
                 status=403,
                 back="/",
-                back_label="Về trang chủ",
+                back_label=say("web_console_back_home"),
             )
         if exc.status_code == 405:
             return self.message(
-                "Không thực hiện được",
-                "Trang này không nhận kiểu yêu cầu này. Hãy quay về trang chủ.",
+                say("web_console_wrong_method_title"),
+                say("web_console_wrong_method"),
                 viewer=viewer,
                 status=405,
                 back="/",
-                back_label="Về trang chủ",
+                back_label=say("web_console_back_home"),
             )
         return self.message(
-            "Không tìm thấy",
-            "Không có trang hay mục này (có thể mã đã sai hoặc mục đã bị xoá).",
+            say("web_console_not_found_title"),
+            say("web_console_not_found"),
             viewer=viewer,
             status=404 if exc.status_code == 404 else exc.status_code,
             back="/",
-            back_label="Về trang chủ",
+            back_label=say("web_console_back_home"),
         )
 
     async def server_error(self, request: Request, exc: Exception) -> Response:
         log.exception("web console: %s %s failed", request.method, request.url.path)
         return self.message(
-            "Có lỗi xảy ra",
-            "Máy chủ gặp lỗi khi xử lý yêu cầu này; không có gì thay đổi. Hãy thử lại sau ít "
-            "phút; nếu vẫn lỗi, báo cho Sở TT&TT kèm thời điểm xảy ra.",
+            say("web_console_error_title"),
+            say("web_console_error"),
             status=500,
             back="/",
-            back_label="Về trang chủ",
+            back_label=say("web_console_back_home"),
         )
 
     # Routes ----------------------------------------------------------------------------------
@@ -1028,7 +1011,7 @@ def _submission_view(snapshot, card, history, people) -> dict:
             stored = state.stored.get(item.code)
             value = state.value(item.code)
             if stored is not None and stored.skipped:
-                shown = "(bỏ qua)"
+                shown = say("review_skipped")
             elif value is None:
                 shown = "—"
             else:
