@@ -87,6 +87,22 @@ def delivery_unknown(exc: Exception) -> bool:
     return cause is not None or isinstance(exc, TimedOut)
 
 
+def _message_inbound(
+    update: Update, text: str | None, attachment: Attachment | None = None
+) -> Inbound:
+    """A typed or sent message as the engine reads it, in the sender's order (update_id)."""
+    message, user = update.effective_message, update.effective_user
+    return Inbound(
+        CHANNEL,
+        str(user.id),
+        text=text,
+        message_id=str(message.message_id),
+        name=user.full_name,
+        order=update.update_id,
+        attachment=attachment,
+    )
+
+
 class RetryingRateLimiter(AIORateLimiter):
     """AIORateLimiter, plus retries with back-off for transient failures of a request
     (``bot.channel.retrying``)."""
@@ -169,20 +185,12 @@ class TelegramChannel(Channel):
     # Handlers --------------------------------------------------------------------------------
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, user = update.effective_message, update.effective_user
-        inbound = Inbound(
-            CHANNEL,
-            str(user.id),
-            text=message.text,
-            message_id=str(message.message_id),
-            name=user.full_name,
-            order=update.update_id,
-        )
-        await self.serve(str(message.chat_id), inbound)
+        message = update.effective_message
+        await self.serve(str(message.chat_id), _message_inbound(update, message.text))
 
     async def on_file(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A photo or a document: evidence for the item the person is sending it for."""
-        message, user = update.effective_message, update.effective_user
+        message = update.effective_message
         if message.photo:
             sent, filename = message.photo[-1], None  # the largest size Telegram made
         else:
@@ -192,15 +200,7 @@ class TelegramChannel(Channel):
             size=sent.file_size,
             fetch=partial(self._download, sent.file_id),
         )
-        inbound = Inbound(
-            CHANNEL,
-            str(user.id),
-            text=message.caption,
-            message_id=str(message.message_id),
-            name=user.full_name,
-            order=update.update_id,
-            attachment=attachment,
-        )
+        inbound = _message_inbound(update, message.caption, attachment)
         await self.serve(str(message.chat_id), inbound)
 
     async def _download(self, file_id: str) -> bytes:

@@ -29,6 +29,7 @@ from templates.messages import say
 log = logging.getLogger(__name__)
 
 ROLES = ("respondent", "reviewer", "admin")
+INVITE_ROLES = ("respondent", "reviewer")  # admins are named, never invited
 RANK = {role: n for n, role in enumerate(ROLES)}
 WRONG_CODE_LIMIT = 5
 WRONG_CODE_WINDOW = timedelta(hours=1)

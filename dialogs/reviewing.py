@@ -104,9 +104,17 @@ async def item_evidence(
     snapshot = await load_snapshot(session, submission_id, forms)
     if snapshot is None:
         return None
-    spec, state = snapshot.spec, snapshot.state
-    files = (await store.list_evidence(session, [submission_id]))[submission_id]
     appraisals = (await store.list_appraisals(session, [submission_id]))[submission_id]
+    return await snapshot_evidence(session, snapshot, appraisals)
+
+
+async def snapshot_evidence(
+    session, snapshot: Snapshot, appraisals: dict[str, AppraisalRow]
+) -> list[ItemEvidence]:
+    """``item_evidence`` of a loaded submission and its appraisals (the web page has both)."""
+    spec, state = snapshot.spec, snapshot.state
+    submission_id = snapshot.submission.id
+    files = (await store.list_evidence(session, [submission_id]))[submission_id]
     by_code: dict[str, list[EvidenceEntry]] = {}
     for info in files:
         by_code.setdefault(info.code, []).append(_entry(info))

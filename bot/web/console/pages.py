@@ -30,7 +30,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from bot.web.console import auth, charts
+from bot.web.console.auth import (
+    COOKIE,
+    CSRF_FIELD,
+    Viewer,
+    close_session,
+    csrf_ok,
+    current_viewer,
+    open_session,
+)
+from bot.web.console.charts import daily_chart, status_chart
 from dialogs import access, reviewing
 from dialogs import campaigns as camp
 from dialogs.kinds import format_value
@@ -55,6 +64,11 @@ REASON_LIMIT = 1000
 FAILURES_SHOWN = 30
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_AGENTS = ("TelegramBot", "facebookexternalhit", "Slackbot", "Discordbot", "WhatsApp")
+
+
+def _invite_role(value: str | None) -> str:
+    """The role an invite form or link names; anything else is the respondent's."""
+    return value if value in access.INVITE_ROLES else "respondent"
 
 
 class TooLarge(Exception):
@@ -118,14 +132,14 @@ class Console:
         self,
         template: str,
         *,
-        viewer: auth.Viewer | None = None,
+        viewer: Viewer | None = None,
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
         html = (
             _environment()
             .get_template(template)
-            .render(viewer=viewer, csrf_field=auth.CSRF_FIELD, **context)
+            .render(viewer=viewer, csrf_field=CSRF_FIELD, **context)
         )
         headers = {
             "Cache-Control": "no-store",
@@ -142,7 +156,7 @@ class Console:
         title: str,
         text: str,
         *,
-        viewer: auth.Viewer | None = None,
+        viewer: Viewer | None = None,
         status: int = 200,
         back: str | None = None,
         back_label: str | None = None,
@@ -169,7 +183,7 @@ class Console:
         def wrap(handler: Callable[..., Awaitable[Response]]) -> Callable:
             @wraps(handler)
             async def route(request: Request) -> Response:
-                viewer = await auth.current_viewer(self.database, request)
+                viewer = await current_viewer(self.database, request)
                 if viewer is None:
                     return self.message(
                         say("web_console_sign_in_needed_title"),
@@ -206,7 +220,7 @@ class Console:
                             status=413,
                             back=request.url.path if request.url.path == "/units" else "/units",
                         )
-                    if not auth.csrf_ok(viewer, form.get(auth.CSRF_FIELD)):
+                    if not csrf_ok(viewer, form.get(CSRF_FIELD)):
                         log.warning("web: refused a POST without the right CSRF token")
                         return self.message(
                             say("web_console_csrf_title"),
@@ -249,7 +263,7 @@ class Console:
         if request.method == "GET" and any(a in agent for a in PREVIEW_AGENTS):
             # A chat app fetching a link preview must not use up the one-time link.
             return self.page("login_confirm.html.j2", token=token)
-        cookie, problem = await auth.open_session(self.database, token)
+        cookie, problem = await open_session(self.database, token)
         if cookie is None:
             texts = {
                 "unknown": say("web_console_login_unknown"),
@@ -265,7 +279,7 @@ class Console:
             )
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
-            auth.COOKIE,
+            COOKIE,
             cookie,
             max_age=int(access.WEB_SESSION_TTL.total_seconds()),
             path="/",
@@ -277,16 +291,14 @@ class Console:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    async def logout(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
-        await auth.close_session(self.database, viewer.token)
+    async def logout(self, request: Request, viewer: Viewer, form: FormData) -> Response:
+        await close_session(self.database, viewer.token)
         response = self.message(
             say("web_console_logged_out_title"),
             say("web_console_logged_out"),
             sign_in_help=True,
         )
-        response.delete_cookie(
-            auth.COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure
-        )
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax", secure=self.secure)
         return response
 
     async def stylesheet(self, request: Request) -> Response:
@@ -298,7 +310,7 @@ class Console:
 
     # Campaigns -------------------------------------------------------------------------------
 
-    async def _campaign(self, session, campaign_id: str, viewer: auth.Viewer) -> Campaign:
+    async def _campaign(self, session, campaign_id: str, viewer: Viewer) -> Campaign:
         """The campaign, 404 when unknown, 403 outside the viewer's scope."""
         campaign = await repo.get_campaign(session, campaign_id)
         if campaign is None or campaign.form_id not in self.forms:
@@ -306,7 +318,7 @@ class Console:
         _check_scope(viewer, campaign.form_id, campaign.year)
         return campaign
 
-    async def _submission(self, session, request: Request, viewer: auth.Viewer) -> Submission:
+    async def _submission(self, session, request: Request, viewer: Viewer) -> Submission:
         """The submission of the path, 404 when unknown, 403 outside the viewer's scope."""
         submission = await repo.get_submission(session, await self._submission_id(request))
         if submission is None or submission.form_id not in self.forms:
@@ -314,7 +326,7 @@ class Console:
         _check_scope(viewer, submission.form_id, submission.year)
         return submission
 
-    async def index(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def index(self, request: Request, viewer: Viewer, form: Any) -> Response:
         today = camp.local_today()
         cards = []
         async with self.database.session() as session:
@@ -339,7 +351,7 @@ class Console:
                 )
         return self.page("index.html.j2", viewer=viewer, cards=cards)
 
-    async def campaign(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def campaign(self, request: Request, viewer: Viewer, form: Any) -> Response:
         wanted = request.query_params.get("status", "").strip()
         statuses, unknown = camp.parse_statuses(wanted.split()) if wanted else (set(), [])
         async with self.database.session() as session:
@@ -367,10 +379,8 @@ class Console:
             status_filter=wanted if statuses else "",
             unknown_filter=" ".join(unknown),
             days_left=camp.days_left(campaign, today),
-            status_chart=charts.status_chart(counts),
-            daily_chart=charts.daily_chart(
-                [camp.local_today(t) for t in times], campaign.deadline, today
-            ),
+            status_chart=status_chart(counts),
+            daily_chart=daily_chart([camp.local_today(t) for t in times], campaign.deadline, today),
         )
 
     async def _unit_scores(self, session, campaign: Campaign) -> dict[int, Any]:
@@ -385,7 +395,7 @@ class Console:
         rows = await campaign_rows(session, spec, campaign.year)
         return {row.submission_id: row for row in rows if row.submission_id is not None}
 
-    async def remind(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def remind(self, request: Request, viewer: Viewer, form: Any) -> Response:
         from bot.reminders import queue_reminders
 
         campaign_id = request.path_params["campaign"]
@@ -433,7 +443,7 @@ class Console:
             lonely=preview.unreached,
         )
 
-    async def close(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def close(self, request: Request, viewer: Viewer, form: Any) -> Response:
         campaign_id = request.path_params["campaign"]
         if request.method == "GET":
             async with self.database.session() as session:
@@ -450,7 +460,7 @@ class Console:
             back=f"/campaigns/{campaign.id}",
         )
 
-    async def documents_zip(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def documents_zip(self, request: Request, viewer: Viewer, form: Any) -> Response:
         from templates.bundle import export_bundle
 
         async with self.database.session() as session:
@@ -469,7 +479,7 @@ class Console:
             headers={"Content-Disposition": _attachment(f"ho-so-{campaign.id}.zip")},
         )
 
-    async def ranking_xlsx(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def ranking_xlsx(self, request: Request, viewer: Viewer, form: Any) -> Response:
         from templates.export import campaign_rows, write_xlsx
 
         async with self.database.session() as session:
@@ -496,13 +506,21 @@ class Console:
                 newest[unit.id] = {"invite": invite, "unit": unit, "link": link}
         return sorted(newest.values(), key=lambda e: e["unit"].name)
 
-    async def invites(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def _shown_invites(
+        self, request: Request, viewer: Viewer
+    ) -> tuple[Campaign, list[dict], str]:
+        """The campaign, its newest invites of the role asked for (``?role=``), the role."""
+        role = _invite_role(request.query_params.get("role"))
+        async with self.database.session() as session:
+            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
+            entries = await self._newest_invites(session, campaign, role)
+        return campaign, entries, role
+
+    async def invites(self, request: Request, viewer: Viewer, form: Any) -> Response:
         campaign_id = request.path_params["campaign"]
         created = None
         if request.method == "POST":
-            role = form.get("role", "respondent")
-            if role not in ("respondent", "reviewer"):
-                role = "respondent"
+            role = _invite_role(form.get("role"))
             try:
                 uses = int(form.get("uses") or 0) or None
                 days = int(form.get("days") or 0) or (7 if role == "reviewer" else 30)
@@ -531,11 +549,7 @@ class Console:
                     )
             created = len(rows)
             log.info("web: %s:%s created %d invites", viewer.channel, viewer.external_id, created)
-        role = request.query_params.get("role", "respondent")
-        role = role if role in ("respondent", "reviewer") else "respondent"
-        async with self.database.session() as session:
-            campaign = await self._campaign(session, campaign_id, viewer)
-            entries = await self._newest_invites(session, campaign, role)
+        campaign, entries, role = await self._shown_invites(request, viewer)
         return self.page(
             "invites.html.j2",
             viewer=viewer,
@@ -546,14 +560,10 @@ class Console:
             bot_named=access.bot_username() is not None,
         )
 
-    async def invites_sheet(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def invites_sheet(self, request: Request, viewer: Viewer, form: Any) -> Response:
         import segno
 
-        role = request.query_params.get("role", "respondent")
-        role = role if role in ("respondent", "reviewer") else "respondent"
-        async with self.database.session() as session:
-            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
-            entries = await self._newest_invites(session, campaign, role)
+        campaign, entries, role = await self._shown_invites(request, viewer)
         for entry in entries:
             content = entry["link"] or entry["invite"].code
             qr = segno.make(content, error="m")
@@ -567,12 +577,8 @@ class Console:
             role=role,
         )
 
-    async def invites_csv(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
-        role = request.query_params.get("role", "respondent")
-        role = role if role in ("respondent", "reviewer") else "respondent"
-        async with self.database.session() as session:
-            campaign = await self._campaign(session, request.path_params["campaign"], viewer)
-            entries = await self._newest_invites(session, campaign, role)
+    async def invites_csv(self, request: Request, viewer: Viewer, form: Any) -> Response:
+        campaign, entries, role = await self._shown_invites(request, viewer)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["don_vi", "ma_moi", "duong_dan", "vai_tro", "het_han", "luot_con_lai"])
@@ -603,13 +609,13 @@ class Console:
             raise HTTPException(404)
         return int(raw)
 
-    async def submission(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def submission(self, request: Request, viewer: Viewer, form: Any) -> Response:
         return await self._submission_page(request, viewer)
 
     async def _submission_page(
         self,
         request: Request,
-        viewer: auth.Viewer,
+        viewer: Viewer,
         *,
         refused: dict | None = None,
         status: int = 200,
@@ -621,10 +627,11 @@ class Console:
         async with self.database.session() as session:
             submission_id = (await self._submission(session, request, viewer)).id
             snapshot = await load_snapshot(session, submission_id, self.forms)
-            pair = await reviewing.scores(
-                session, submission_id, self.forms, as_of=camp.local_today()
+            # One snapshot for the answers, both scores and the evidence.
+            pair, appraisals = await reviewing.snapshot_scores(
+                session, snapshot, as_of=camp.local_today()
             )
-            evidence = await reviewing.item_evidence(session, submission_id, self.forms)
+            evidence = await reviewing.snapshot_evidence(session, snapshot, appraisals)
             history = await repo.answer_history(session, submission_id)
             people = await repo.respondents_by_id(
                 session, sorted({h.respondent_id for h in history if h.respondent_id})
@@ -638,7 +645,7 @@ class Console:
                 session, camp.campaign_id(snapshot.spec.id, snapshot.submission.year)
             )
         view = _submission_view(snapshot, pair.own, history, people)
-        by_code = {e.code: e for e in evidence or []}
+        by_code = {e.code: e for e in evidence}
         elsewhere = refused["reason"] if refused else None  # no item of the page to show it
         # The section of the item just appraised (or refused) opens, to be seen at once.
         focus = refused["code"] if refused else request.query_params.get("item")
@@ -665,7 +672,7 @@ class Console:
             can_approve=SUBMISSION.allows(snapshot.submission.status, "approve"),
         )
 
-    async def appraise(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+    async def appraise(self, request: Request, viewer: Viewer, form: FormData) -> Response:
         """Record (or withdraw) a reviewer's appraised value and note of one item; a value
         that cannot be read gives the page again with the reason under the item."""
         code = str(form.get("code") or "").strip()[:40]
@@ -697,7 +704,7 @@ class Console:
         at = quote(code, safe=".")
         return RedirectResponse(f"/submissions/{submission.id}?item={at}#i-{at}", status_code=303)
 
-    async def evidence(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def evidence(self, request: Request, viewer: Viewer, form: Any) -> Response:
         """One evidence file, as an attachment of the type it was checked to be."""
         raw = request.path_params["evidence"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
@@ -719,7 +726,7 @@ class Console:
             },
         )
 
-    async def change(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+    async def change(self, request: Request, viewer: Viewer, form: FormData) -> Response:
         submission_id = await self._submission_id(request)
         trigger = "approve" if request.url.path.endswith("/approve") else "return_for_fixes"
         back = f"/submissions/{submission_id}"
@@ -763,7 +770,7 @@ class Console:
             back_label=say("web_console_back_to_submission"),
         )
 
-    async def document(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def document(self, request: Request, viewer: Viewer, form: Any) -> Response:
         from templates.render import MIME_TYPES, document_filename, render, submission_context
 
         async with self.database.session() as session:
@@ -781,7 +788,7 @@ class Console:
 
     # Units -----------------------------------------------------------------------------------
 
-    async def units(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def units(self, request: Request, viewer: Viewer, form: Any) -> Response:
         from storage import campaigns as campaign_reads
 
         async with self.database.session() as session:
@@ -797,7 +804,7 @@ class Console:
             limit_mb=UPLOAD_LIMIT // (1024 * 1024),
         )
 
-    async def units_upload(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+    async def units_upload(self, request: Request, viewer: Viewer, form: FormData) -> Response:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return self.message(
@@ -849,7 +856,7 @@ class Console:
             problems=lines,
         )
 
-    async def unit_contact(self, request: Request, viewer: auth.Viewer, form: FormData) -> Response:
+    async def unit_contact(self, request: Request, viewer: Viewer, form: FormData) -> Response:
         raw = request.path_params["unit"]
         if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
             raise HTTPException(404)
@@ -862,7 +869,7 @@ class Console:
 
     # The outbox ------------------------------------------------------------------------------
 
-    async def outbox(self, request: Request, viewer: auth.Viewer, form: Any) -> Response:
+    async def outbox(self, request: Request, viewer: Viewer, form: Any) -> Response:
         async with self.database.session() as session:
             counts = await queue.outbox_counts(session)
             failed = await queue.outbox_messages(session, status="failed")
@@ -878,7 +885,7 @@ class Console:
     # Errors ----------------------------------------------------------------------------------
 
     async def http_error(self, request: Request, exc: HTTPException) -> Response:
-        viewer = await auth.current_viewer(self.database, request)
+        viewer = await current_viewer(self.database, request)
         if isinstance(exc, OutOfScope) and viewer is not None:
             return self.message(
                 say("web_console_forbidden_title"),
@@ -967,7 +974,7 @@ class OutOfScope(HTTPException):
         super().__init__(403)
 
 
-def _check_scope(viewer: auth.Viewer, form_id: str, year: int) -> None:
+def _check_scope(viewer: Viewer, form_id: str, year: int) -> None:
     if not viewer.covers(form_id, year):
         log.warning(
             "web: refused %s-%s to %s:%s (outside their scope)",
