@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+from dialogs import access
 from dialogs.messages import Document
 from dialogs.payloads import OpenPage
 from storage import documents as stored
@@ -176,8 +177,8 @@ class DocumentLinks:
         """None when ``FORMBOT_PUBLIC_URL`` is not set; ``LinkConfigError`` when it is but
         ``FORMBOT_LINK_SECRET`` or ``FORMBOT_LINK_TTL_HOURS`` is unusable."""
         env = os.environ if environ is None else environ
-        public_url = env.get("FORMBOT_PUBLIC_URL", "").strip()
-        if not public_url:
+        public_url = access.public_url(env)
+        if public_url is None:
             return None
         secret = env.get("FORMBOT_LINK_SECRET", "")
         if len(secret) < MIN_SECRET_LENGTH:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -254,9 +254,10 @@ WEB_SESSION_TTL = timedelta(hours=8)
 DEFAULT_WEB_URL = "http://127.0.0.1:8080"  # `formbot web`'s default address
 
 
-def public_url() -> str | None:
+def public_url(environ: Mapping[str, str] | None = None) -> str | None:
     """``FORMBOT_PUBLIC_URL`` without its trailing slash; None when it is not set."""
-    url = os.environ.get("FORMBOT_PUBLIC_URL", "").strip().rstrip("/")
+    env = os.environ if environ is None else environ
+    url = env.get("FORMBOT_PUBLIC_URL", "").strip().rstrip("/")
     return url or None
 
 
